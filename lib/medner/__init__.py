@@ -1,0 +1,20 @@
+"""medner: a controlled study of token embeddings for clinical medication NER.
+
+One BiLSTM-CRF architecture, trained on cached GloVe, Flair or BERT-family token
+vectors, scored with an n2c2-2018 Track 2 faithful span scorer.
+"""
+
+__version__ = "0.1.0"
+
+#: The n2c2-2018 Track 2 entity labels, in the canonical order used by every table and figure.
+N2C2_LABELS: tuple[str, ...] = (
+    "Drug",
+    "Strength",
+    "Dosage",
+    "Form",
+    "Frequency",
+    "Route",
+    "Duration",
+    "Reason",
+    "ADE",
+)
