@@ -1,0 +1,274 @@
+"""Corpora by name: ``demo``, ``n2c2-2018``, ``phee``, or any brat folder given by path.
+
+:func:`load_corpus` returns a :class:`Corpus` whose ``splits`` always hold
+``train``, ``dev`` and ``test`` document lists and whose ``split_record`` says
+how they were made, so the split can be written next to every result:
+
+* ``{"method": "folders", ...}``: the corpus has ``train/``, ``dev/`` and ``test/`` folders;
+* ``{"method": "folders+seeded-dev", "seed", "dev_fraction": 0.1, "dev_ids"}``: ``train/`` and
+  ``test/`` folders, dev is a seeded 10% of the train documents (n2c2-2018 has no dev set);
+* ``{"method": "seeded", "seed", "fractions": {"train": 0.8, "dev": 0.1, "test": 0.1}, "ids"}``:
+  a flat folder of documents split 80/10/10 at the document level.
+
+A seeded split shuffles the sorted document ids with ``random.Random(seed)``, so
+a seed gives the same split on every machine.
+
+Corpora
+-------
+``demo``
+    The synthetic corpus of :mod:`medner.corpus.demo`, generated once per
+    ``(size, seed)`` into ``paths.root()/data/demo-n<size>-s<seed>/`` (written
+    into a temporary sibling folder and renamed into place, so an interrupted or
+    concurrent run never leaves half a corpus) and read back through the brat reader.
+``n2c2-2018``
+    The user's copy of the n2c2-2018 Track 2 corpus: a folder holding ``train/``
+    and ``test/`` brat folders. Labels must be the nine n2c2 labels (or be mapped
+    by ``label_map``).
+``phee``
+    PHEE (Sun et al., 2022), mapped to n2c2 labels by
+    :data:`medner.corpus.labelmap.PHEE_LABEL_MAP`; every other type is ignored and
+    counted in ``Corpus.ignored``. Defaults to :func:`medner.paths.default_phee_path`.
+any folder
+    ``load_corpus("path/to/folder")`` or ``load_corpus("brat", path=...)``: split
+    by its ``train/``/``dev/``/``test/`` folders when present, else seeded 80/10/10;
+    with ``label_map`` (see :mod:`medner.corpus.labelmap`) labels are mapped and
+    the unlisted ones ignored and counted.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medner import N2C2_LABELS, paths
+from medner.corpus.brat import AnnotationCounts, read_brat_folder
+from medner.corpus.document import Document
+from medner.corpus.labelmap import PHEE_LABEL_MAP, apply_label_map, as_label_map
+
+SPLITS: tuple[str, ...] = ("train", "dev", "test")
+CORPUS_NAMES: tuple[str, ...] = ("demo", "n2c2-2018", "phee")
+DEV_FRACTION = 0.1
+SEEDED_FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
+
+N2C2_PATH_HELP = "n2c2-2018 needs --path to the folder holding train/ and test/ (obtained under the n2c2 data-use agreement)"
+PHEE_PATH_HELP = (
+    "phee needs --path to the PHEE brat folder holding train/, dev/ and test/ "
+    "(public: github.com/ZhaoyueSun/PHEE, folder data/clean)"
+)
+
+
+@dataclass
+class Corpus:
+    """A corpus ready for the study: documents per split with study labels.
+
+    ``labels``: the labels present, n2c2 order first, any others after in alphabetical order.
+    ``ignored``: source label -> number of entities the label map ignored.
+    ``split_record``: how the splits were made (see the module docstring).
+    ``source``: the folder read. ``annotation_lines``: what the brat reader read and tolerated
+    (:meth:`medner.corpus.brat.AnnotationCounts.as_dict`).
+    """
+
+    name: str
+    splits: dict[str, list[Document]]
+    labels: tuple[str, ...]
+    ignored: dict[str, int]
+    split_record: dict
+    source: str
+    annotation_lines: dict = field(default_factory=dict)
+
+    def documents(self) -> list[Document]:
+        """Every document of every split, train then dev then test."""
+        return [doc for split in SPLITS for doc in self.splits.get(split, [])]
+
+
+def _labels_present(splits: Mapping[str, list[Document]]) -> tuple[str, ...]:
+    present = {entity.label for docs in splits.values() for doc in docs for entity in doc.entities}
+    return tuple(label for label in N2C2_LABELS if label in present) + tuple(sorted(present - set(N2C2_LABELS)))
+
+
+def _seeded_shuffle(ids: list[str], seed: int) -> list[str]:
+    shuffled = sorted(ids)
+    random.Random(seed).shuffle(shuffled)
+    return shuffled
+
+
+def _take_dev(train: list[Document], seed: int) -> tuple[list[Document], list[Document], list[str]]:
+    """Split ``train`` into (train, dev): a seeded DEV_FRACTION of the documents, at least one when there are two or more."""
+    n_dev = round(DEV_FRACTION * len(train))
+    if n_dev == 0 and len(train) >= 2:
+        n_dev = 1
+    dev_ids = set(_seeded_shuffle([doc.id for doc in train], seed)[:n_dev])
+    return [d for d in train if d.id not in dev_ids], [d for d in train if d.id in dev_ids], sorted(dev_ids)
+
+
+def _find_split_folders(folder: Path) -> dict[str, Path]:
+    return {split: folder / split for split in SPLITS if (folder / split).is_dir()}
+
+
+def _read_brat_splits(folder: Path, seed: int, counts: AnnotationCounts, *, require_folders: bool = False) -> tuple[dict, dict]:
+    """Documents per split and the split record for a brat corpus folder."""
+    found = _find_split_folders(folder)
+    if found:
+        if "train" not in found or "test" not in found:
+            raise FileNotFoundError(
+                f"{folder}: expected train/ and test/ folders (dev/ optional), found only {', '.join(f + '/' for f in found)}"
+            )
+        splits = {split: read_brat_folder(path, counts=counts) for split, path in found.items()}
+        record: dict = {"method": "folders", "folders": {split: str(path) for split, path in found.items()}}
+        if "dev" not in found:
+            splits["train"], splits["dev"], dev_ids = _take_dev(splits["train"], seed)
+            record.update(method="folders+seeded-dev", seed=seed, dev_fraction=DEV_FRACTION, dev_ids=dev_ids)
+        return {split: splits[split] for split in SPLITS}, record
+    if require_folders:
+        raise FileNotFoundError(f"{folder}: expected train/ and test/ folders of brat files, found neither")
+    docs = read_brat_folder(folder, counts=counts)
+    if not docs:
+        raise FileNotFoundError(f"{folder}: expected brat .txt/.ann files or train/ dev/ test/ folders, found neither")
+    shuffled = _seeded_shuffle([doc.id for doc in docs], seed)
+    n_test = round(SEEDED_FRACTIONS["test"] * len(docs))
+    n_dev = round(SEEDED_FRACTIONS["dev"] * len(docs))
+    if len(docs) >= 3:
+        n_test, n_dev = max(n_test, 1), max(n_dev, 1)
+    ids = {
+        "test": sorted(shuffled[:n_test]),
+        "dev": sorted(shuffled[n_test : n_test + n_dev]),
+        "train": sorted(shuffled[n_test + n_dev :]),
+    }
+    by_id = {doc.id: doc for doc in docs}
+    splits = {split: [by_id[i] for i in ids[split]] for split in SPLITS}
+    return splits, {"method": "seeded", "seed": seed, "fractions": dict(SEEDED_FRACTIONS), "ids": ids}
+
+
+def _map_labels(splits: dict, label_map: Mapping[str, str | None] | None) -> tuple[dict, dict[str, int]]:
+    if label_map is None:
+        return splits, {}
+    ignored: Counter = Counter()
+    mapped = {split: apply_label_map(docs, label_map, ignored) for split, docs in splits.items()}
+    return mapped, dict(sorted(ignored.items()))
+
+
+def _check_n2c2_labels(name: str, splits: dict, has_map: bool) -> None:
+    for docs in splits.values():
+        for doc in docs:
+            for entity in doc.entities:
+                if entity.label not in N2C2_LABELS:
+                    hint = "fix the label map" if has_map else "pass --label-map FILE to map or ignore it"
+                    raise ValueError(
+                        f"{doc.source or doc.id}: entity {entity.id} has label {entity.label!r}, expected one of "
+                        f"{', '.join(N2C2_LABELS)} for {name}; {hint}"
+                    )
+
+
+def demo_folder(n_sentences: int, seed: int) -> Path:
+    """Where the demo corpus of that size and seed is materialised."""
+    return paths.root() / "data" / f"demo-n{n_sentences}-s{seed}"
+
+
+def materialise_demo(n_sentences: int | None = None, seed: int = 13) -> Path:
+    """Generate the demo corpus into :func:`demo_folder` unless it is already there; returns the folder.
+
+    Generation writes into a temporary sibling folder that is renamed into place, so a
+    half-written corpus is never read; when another process finished first, its copy is kept.
+    """
+    try:
+        from medner.corpus.demo import generate_demo_corpus
+    except ImportError as exc:
+        raise ValueError(f"the demo corpus generator medner.corpus.demo cannot be imported ({exc})") from exc
+    if n_sentences is None:
+        n_sentences = inspect.signature(generate_demo_corpus).parameters["n_sentences"].default
+    if n_sentences <= 0:
+        raise ValueError(f"demo corpus size must be a positive number of sentences, got {n_sentences}")
+    target = demo_folder(n_sentences, seed)
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        generate_demo_corpus(scratch, n_sentences=n_sentences, seed=seed)
+        try:
+            os.rename(scratch, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch)
+    return target
+
+
+def load_corpus(
+    name: str,
+    *,
+    path: str | Path | None = None,
+    label_map: str | Path | Mapping[str, str | None] | None = None,
+    seed: int = 13,
+    demo_size: int | None = None,
+) -> Corpus:
+    """Load a corpus by name (``demo``, ``n2c2-2018``, ``phee``, ``brat``) or by folder path; see the module docstring.
+
+    ``path``: the corpus folder (required for ``n2c2-2018`` and ``brat``). ``label_map``: a
+    label map file or mapping. ``seed``: seeds the dev/80-10-10 splits and the demo generator.
+    ``demo_size``: sentences in the demo corpus (default: the generator's default).
+    Raises FileNotFoundError / ValueError with one line saying what to pass.
+    """
+    mapping = as_label_map(label_map)
+    counts = AnnotationCounts()
+    if name == "demo":
+        folder = materialise_demo(demo_size, seed) if path is None else Path(path)
+        splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
+        splits, ignored = _map_labels(splits, mapping)
+        _check_n2c2_labels("the demo corpus", splits, mapping is not None)
+        corpus_name = "demo"
+    elif name == "n2c2-2018":
+        if path is None:
+            raise FileNotFoundError(N2C2_PATH_HELP)
+        folder = Path(path)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} does not exist: {N2C2_PATH_HELP}")
+        if not {"train", "test"} <= set(_find_split_folders(folder)):
+            raise FileNotFoundError(f"{folder} has no train/ and test/ folders: {N2C2_PATH_HELP}")
+        splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
+        splits, ignored = _map_labels(splits, mapping)
+        _check_n2c2_labels("n2c2-2018", splits, mapping is not None)
+        corpus_name = name
+    elif name == "phee":
+        folder = Path(path) if path is not None else paths.default_phee_path()
+        if not (folder / "train").is_dir():
+            if path is None:
+                raise FileNotFoundError(f"{PHEE_PATH_HELP}; it is not at the default place {folder}")
+            raise FileNotFoundError(f"{folder} has no train/ folder: {PHEE_PATH_HELP}")
+        splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
+        splits, ignored = _map_labels(splits, mapping if mapping is not None else PHEE_LABEL_MAP)
+        corpus_name = name
+    else:
+        if name == "brat":
+            if path is None:
+                raise FileNotFoundError("brat needs --path to a folder of brat .txt/.ann files (or train/ dev/ test/ folders of them)")
+            folder = Path(path)
+        else:
+            folder = Path(path) if path is not None else Path(name)
+            if not folder.is_dir():
+                raise FileNotFoundError(
+                    f"unknown corpus {name!r}: expected one of {', '.join(CORPUS_NAMES)} or a path to a brat folder"
+                )
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: expected a folder of brat .txt/.ann files, found no such folder")
+        splits, record = _read_brat_splits(folder, seed, counts)
+        splits, ignored = _map_labels(splits, mapping)
+        corpus_name = folder.resolve().name if name == "brat" or path is None else name
+    return Corpus(
+        name=corpus_name,
+        splits=splits,
+        labels=_labels_present(splits),
+        ignored=ignored,
+        split_record=record,
+        source=str(folder),
+        annotation_lines=counts.as_dict(),
+    )
