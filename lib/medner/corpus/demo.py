@@ -1,0 +1,504 @@
+"""The synthetic demo corpus: short clinical notes with all nine n2c2-2018 Track 2 labels.
+
+THE DEMO CORPUS IS SYNTHETIC. Every note is generated from the word lists in
+``medner.corpus.demo_lexicon`` and a handful of sentence templates; no text
+comes from a real patient or a real clinical record, and scores on it say
+nothing about clinical performance. It exists so that the whole study
+(``make all``) runs anywhere without data to fetch, and it is shaped so that the
+choice of embedding can matter:
+
+* medication lists ("2. Metoprolol tartrate 25 mg PO BID", discharge-summary
+  "Sig: One (1) Tablet PO BID (2 times a day)") and narrative sentences
+  ("Started vancomycin 1 g IV q12h for MRSA bacteremia.");
+* the nine labels with n2c2 semantics and a realistic imbalance: Drug,
+  Strength, Frequency and Route common, Duration and ADE rare;
+* Reason versus ADE decided by context only: the same condition words
+  ("rash", "hypotension", "hyperkalemia", ...) are the indication in some
+  sentences ("for", "to treat") and the adverse event in others ("developed
+  ... on", "secondary to", "discontinued due to"), and they also occur
+  unannotated in history and review-of-systems sentences;
+* abbreviations and spelling variants (PO, p.o., IV, SL, BID, q.d., q6h prn,
+  x7 days, 1/2 tab) and typos (character swaps, drops, doublings) in a small
+  share of tokens; a typo inside an entity is annotated as written;
+* held-out drug names (see ``DrugName.held_out``) that appear only in dev and
+  test, so that a sizeable share of test Drug mentions is never seen in train.
+
+Each line of a note is one sentence (or list item); ``n_sentences`` counts
+lines, with and without entities. Files are brat standoff (``T`` lines only,
+continuous spans, no overlaps), ``\\n`` newlines, UTF-8.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from medner.corpus import demo_lexicon as lex
+
+#: Bumped whenever the generated text changes for a given seed (recorded in demo.json).
+GENERATOR_VERSION = 1
+
+#: Share of sentences (and so, roughly, documents) per split.
+SPLIT_SHARES: tuple[tuple[str, float], ...] = (("train", 0.70), ("dev", 0.15), ("test", 0.15))
+
+#: In dev and test, the share of drug mentions drawn from the held-out names.
+HELD_OUT_DRUG_SHARE = 0.30
+
+#: Typo probabilities per eligible word (alphabetic, at least 4 letters, not an all-caps abbreviation).
+TYPO_RATE_DRUG = 0.10
+TYPO_RATE_WORD = 0.055
+
+#: Fewest sentences accepted: enough for every split to get a few lines.
+MIN_SENTENCES = 20
+
+DOC_LINES = (5, 15)
+
+_DOC_ID_PREFIX = "demo-"
+
+Chunk = tuple[str, "str | None"]  # (text, label or None for plain text)
+
+
+@dataclass
+class _Mention:
+    """One drug mention and the attribute surfaces drawn for it (all drawn lazily from one RNG)."""
+
+    drug: lex.DrugName
+    drug_class: lex.DrugClass
+    route_kind: str
+    surface: str
+
+
+class _NoteWriter:
+    """Draws drugs, attributes, sentences and whole notes from one ``random.Random``."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.classes = {c.name: c for c in lex.DRUG_CLASSES}
+        self.shared = [d for d in lex.DRUGS if not d.held_out]
+        self.held_out = [d for d in lex.DRUGS if d.held_out]
+
+    # ----- drugs and attributes -------------------------------------------------
+
+    def mention(self, split: str, *, at_line_start: bool = False, drug_class: str | None = None) -> _Mention:
+        """A drug mention for ``split`` (held-out names only outside train), optionally of one class."""
+        rng = self.rng
+        use_held_out = split != "train" and rng.random() < HELD_OUT_DRUG_SHARE
+        pool = self.held_out if use_held_out else self.shared
+        if drug_class is not None:
+            # Every class has shared names, so the train pool is never empty here.
+            pool = [d for d in pool if d.drug_class == drug_class] or [
+                d for d in self.shared if d.drug_class == drug_class
+            ]
+        drug = rng.choice(pool)
+        drug_class = self.classes[drug.drug_class]
+        route_kind = rng.choice(drug.routes or drug_class.routes)
+        if drug.brands and rng.random() < 0.12:
+            surface = rng.choice(drug.brands)
+        else:
+            surface = self.cased(drug.name, at_line_start)
+        return _Mention(drug, drug_class, route_kind, surface)
+
+    def cased(self, name: str, at_line_start: bool) -> str:
+        if any(c.isupper() for c in name):  # brand-like names keep their spelling
+            return name
+        r = self.rng.random()
+        if at_line_start:
+            return name.upper() if r < 0.12 else (name if r < 0.30 else name[0].upper() + name[1:])
+        return name.upper() if r < 0.04 else (name[0].upper() + name[1:] if r < 0.12 else name)
+
+    def strength(self, m: _Mention) -> str:
+        value = self.rng.choice(m.drug.strengths)
+        if self.rng.random() < 0.15:
+            value = re.sub(r"^([\d.,]+) (mg|g|mcg|mEq)$", r"\1\2", value)  # "40 mg" -> "40mg"
+        return value
+
+    def route(self, m: _Mention) -> str:
+        return self.rng.choice(lex.ROUTES[m.route_kind])
+
+    def form(self, m: _Mention) -> str:
+        return self.rng.choice(lex.FORMS[m.route_kind])
+
+    def dosage(self, m: _Mention) -> str | None:
+        options = lex.DOSAGES[m.route_kind]
+        return self.rng.choice(options) if options else None
+
+    def frequency(self, m: _Mention) -> str:
+        prn = m.drug_class.prn and self.rng.random() < 0.7
+        return self.rng.choice(lex.FREQUENCIES_PRN if prn else lex.FREQUENCIES_REGULAR)
+
+    def duration(self) -> str:
+        return self.rng.choice(lex.DURATIONS)
+
+    def reason(self, m: _Mention) -> str:
+        return self.rng.choice(m.drug.reasons or m.drug_class.reasons)
+
+    def adverse_event(self, m: _Mention, *, not_equal: str | None = None) -> str:
+        options = [a for a in m.drug_class.adverse_events if a != not_equal]
+        return self.rng.choice(options)
+
+    # ----- sentences ------------------------------------------------------------
+
+    def list_item(self, split: str, number: str) -> list[Chunk]:
+        """A medication-list line: short style or discharge-summary "Sig:" style."""
+        rng = self.rng
+        chunks: list[Chunk] = [(number, None)] if number else []
+        m = self.mention(split, at_line_start=True)
+        chunks.append((m.surface, "Drug"))
+        if m.route_kind in lex.SIG_FORMS and rng.random() < 0.3:
+            sig_form = rng.choice(lex.SIG_FORMS[m.route_kind])
+            chunks += [(self.strength(m), "Strength"), (sig_form, "Form"), ("Sig", None), (":", None),
+                       (rng.choice(lex.SIG_DOSAGES), "Dosage"), (sig_form, "Form"),
+                       (rng.choice(lex.SIG_ROUTES[m.route_kind]), "Route"), (rng.choice(lex.SIG_FREQUENCIES), "Frequency")]
+            if m.drug_class.course and rng.random() < 0.5:
+                chunks.append((self.duration(), "Duration"))
+            if rng.random() < 0.2:
+                chunks += [("for", None), (self.reason(m), "Reason")]
+            chunks.append((".", None))
+            return chunks
+        if rng.random() < 0.9:
+            chunks.append((self.strength(m), "Strength"))
+        if rng.random() < 0.4:
+            chunks.append((self.form(m), "Form"))
+        dosage = self.dosage(m) if rng.random() < 0.3 else None
+        if dosage:
+            if chunks[-1][1] == "Form" and rng.random() < 0.5:
+                chunks.append((",", None))
+            chunks.append((dosage, "Dosage"))
+        if rng.random() < 0.85:
+            chunks.append((self.route(m), "Route"))
+        frequency = self.frequency(m) if rng.random() < 0.92 else None
+        if frequency:
+            chunks.append((frequency, "Frequency"))
+        if rng.random() < (0.45 if m.drug_class.course else 0.03):
+            chunks.append((self.duration(), "Duration"))
+        if frequency and re.search(r"(?i)prn|needed", frequency) and rng.random() < 0.7:
+            if rng.random() < 0.5:
+                chunks.append(("for", None))
+            chunks.append((self.reason(m), "Reason"))
+        elif rng.random() < 0.22:
+            chunks += [("for", None), (self.reason(m), "Reason")]
+        if rng.random() < 0.08:
+            chunks += [(",", None), ("hold for SBP < 100", None)]
+        return chunks
+
+    def narrative(self, templates: tuple[str, ...], split: str) -> list[Chunk]:
+        return self.fill(self.rng.choice(templates), split)
+
+    def fill(self, template: str, split: str) -> list[Chunk]:
+        """Fill a space-separated template: ``{Label}`` slots, ``{Label?}`` optional slots, literal words."""
+        rng = self.rng
+        m = self.mention(split, at_line_start=template.startswith("{Drug}"))
+        # The second drug shares the first one's class ("managed with X and Y", "switched from X to Y").
+        others = [self.mention(split, drug_class=m.drug.drug_class), self.mention(split)]
+        reason = self.reason(m)
+        chunks: list[Chunk] = []
+        for token in template.split(" "):
+            if not (token.startswith("{") and token.endswith("}")):
+                chunks.append((token, None))
+                continue
+            slot = token[1:-1]
+            if slot.endswith("?"):
+                slot = slot[:-1]
+                if rng.random() >= _OPTIONAL_SLOT_RATE[slot]:
+                    continue
+            if slot == "Drug":
+                chunks.append((m.surface, "Drug"))
+            elif slot in ("Drug2", "Drug3"):
+                chunks.append((others[int(slot[-1]) - 2].surface, "Drug"))
+            elif slot == "Strength":
+                chunks.append((self.strength(m), "Strength"))
+            elif slot == "Route":
+                chunks.append((self.route(m), "Route"))
+            elif slot == "Frequency":
+                chunks.append((self.frequency(m), "Frequency"))
+            elif slot == "Form":
+                chunks.append((self.form(m), "Form"))
+            elif slot == "Duration":
+                chunks.append((self.duration(), "Duration"))
+            elif slot == "Dosage":
+                dosage = self.dosage(m)
+                chunks.append((dosage, "Dosage") if dosage else (self.strength(m), "Strength"))
+            elif slot == "Reason":
+                chunks.append((reason, "Reason"))
+            elif slot == "ADE":
+                chunks.append((self.adverse_event(m, not_equal=reason), "ADE"))
+            else:  # a template bug, not a data problem
+                raise ValueError(f"demo template {template!r}: unknown slot {{{slot}}}")
+        return chunks
+
+    def filler(self) -> list[Chunk]:
+        """A sentence with no entity; condition words in it are deliberately left unannotated."""
+        rng = self.rng
+        template = rng.choice(_FILLER_TEMPLATES)
+        conditions = rng.sample(lex.HISTORY_CONDITIONS, 3)
+        symptoms = rng.sample(lex.SYMPTOMS_DENIED, 3)
+        text = template.format(
+            age=rng.randint(19, 94), sex=rng.choice(("male", "female", "man", "woman")),
+            c1=conditions[0], c2=conditions[1], c3=conditions[2],
+            s1=symptoms[0], s2=symptoms[1], s3=symptoms[2],
+            lab=rng.choice(("creatinine 1.4", "potassium 5.8", "sodium 131", "INR 2.3", "WBC 13.2", "glucose 212")),
+            weeks=rng.randint(1, 4),
+        )
+        return [(text, None)]
+
+    # ----- notes ----------------------------------------------------------------
+
+    def note(self, split: str, n_lines: int) -> list[list[Chunk]]:
+        """One note of ``n_lines`` lines: a discharge medication list, a hospital course or a clinic note.
+
+        List items are always numbered or bulleted and come in blocks after a header
+        ending in ":", so that the sentence splitter sees one sentence per line.
+        """
+        rng = self.rng
+        kind = rng.choices(("discharge", "course", "clinic"), weights=(0.40, 0.35, 0.25))[0]
+        lines: list[list[Chunk]] = []
+        if kind == "discharge":
+            if n_lines >= 4 and rng.random() < 0.3:
+                lines.append(self.filler())
+            lines += self.medication_block(split, n_lines - len(lines), rng.choice(_LIST_HEADERS))
+            return lines
+        header = rng.choice(_COURSE_HEADERS if kind == "course" else _CLINIC_HEADERS)
+        lines.append([(header, None)])
+        n_narrative = n_lines - 1
+        if kind == "course":
+            weights = {"reason": 0.34, "ade": 0.20, "drugs": 0.08, "filler": 0.38}
+        else:
+            weights = {"reason": 0.30, "ade": 0.20, "drugs": 0.08, "filler": 0.42}
+            if n_narrative >= 4 and rng.random() < 0.7:
+                n_narrative -= rng.randint(3, min(7, n_narrative))
+        while len(lines) < 1 + n_narrative:
+            what = rng.choices(list(weights), weights=list(weights.values()))[0]
+            if what == "reason":
+                lines.append(self.narrative(_REASON_TEMPLATES, split))
+            elif what == "ade":
+                lines.append(self.narrative(_ADE_TEMPLATES, split))
+            elif what == "drugs":
+                lines.append(self.narrative(_DRUG_ONLY_TEMPLATES, split))
+            else:
+                lines.append(self.filler())
+        if len(lines) < n_lines:
+            lines += self.medication_block(split, n_lines - len(lines), rng.choice(_CLINIC_LIST_HEADERS))
+        return lines
+
+    def medication_block(self, split: str, n_lines: int, header: str) -> list[list[Chunk]]:
+        """A header line and ``n_lines - 1`` numbered or bulleted medication-list items."""
+        numbering = self.rng.choice(("dot", "dot", "dash", "paren"))
+        lines: list[list[Chunk]] = [[(header, None)]]
+        for k in range(1, n_lines):
+            number = {"dot": f"{k}.", "dash": "-", "paren": f"{k})"}[numbering]
+            lines.append(self.list_item(split, number))
+        return lines
+
+    # ----- typos ----------------------------------------------------------------
+
+    def with_typos(self, chunks: list[Chunk]) -> list[Chunk]:
+        """Misspell a few words: drug names more often, other plain words sometimes."""
+        out: list[Chunk] = []
+        for text, label in chunks:
+            if label in (None, "Drug", "Reason", "ADE", "Form"):
+                rate = TYPO_RATE_DRUG if label == "Drug" else TYPO_RATE_WORD
+                text = re.sub(r"[A-Za-z]{4,}", lambda w: self.typo(w.group(0), rate), text)
+            out.append((text, label))
+        return out
+
+    def typo(self, word: str, rate: float) -> str:
+        if word.isupper() or self.rng.random() >= rate:
+            return word
+        i = self.rng.randrange(1, len(word) - 1)  # keep the first letter, as most real typos do
+        kind = self.rng.choice(("swap", "drop", "double"))
+        if kind == "swap" and word[i] != word[i + 1]:
+            return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        if kind == "double":
+            return word[: i + 1] + word[i] + word[i + 1:]
+        return word[:i] + word[i + 1:]
+
+
+_OPTIONAL_SLOT_RATE: dict[str, float] = {
+    "Strength": 0.6, "Route": 0.5, "Frequency": 0.55, "Form": 0.25, "Dosage": 0.3, "Duration": 0.2,
+}
+
+_LIST_HEADERS = ("Discharge Medications:", "DISCHARGE MEDICATIONS:", "Medications on Admission:",
+                 "Medications at discharge:", "Current medications:", "MEDICATIONS:")
+_COURSE_HEADERS = ("Hospital Course:", "Brief Hospital Course:", "HOSPITAL COURSE:", "Events overnight:")
+_CLINIC_HEADERS = ("Assessment and Plan:", "A/P:", "Plan:", "Interval history:", "Impression:")
+_CLINIC_LIST_HEADERS = ("Medications:", "Medication changes:", "Current medications:", "Meds:")
+
+# Narrative sentences whose condition is the indication of the drug.
+_REASON_TEMPLATES: tuple[str, ...] = (
+    "Started {Drug} {Strength?} {Route?} {Frequency?} for {Reason} .",
+    "She was started on {Drug} {Strength?} {Frequency?} for {Reason} .",
+    "He was started on {Drug} {Strength?} {Route?} {Frequency?} {Duration?} for {Reason} .",
+    "Continue {Drug} {Strength?} {Frequency?} for {Reason} .",
+    "Given {Drug} {Strength?} {Route?} to treat {Reason} .",
+    "{Reason} was treated with {Drug} {Strength?} {Route?} {Frequency?} .",
+    "{Reason} improved after {Drug} was added .",
+    "For {Reason} , we started {Drug} {Strength?} {Route?} {Frequency?} .",
+    "Received {Dosage} of {Drug} {Route?} for {Reason} .",
+    "Her {Reason} was managed with {Drug} and {Drug2} .",
+    "Plan to continue {Drug} {Duration} for {Reason} .",
+    "{Drug} {Strength} {Route} {Frequency} was prescribed for {Reason} .",
+    "Restarted home {Drug} for {Reason} , {Strength} {Frequency} .",
+    "{Drug} was increased to {Strength} {Frequency?} for better control of {Reason} .",
+    "Treated with {Drug} {Duration?} for {Reason} .",
+    "Discharged on {Drug} {Strength} {Frequency} {Duration?} for {Reason} .",
+    "His {Reason} responded well to {Drug} .",
+    "Patient was given {Drug} {Strength?} {Route} for {Reason} with good effect .",
+)
+
+# Narrative sentences whose condition was caused by the drug (n2c2 ADE).
+_ADE_TEMPLATES: tuple[str, ...] = (
+    "Developed {ADE} on {Drug} , which was stopped .",
+    "{Drug} was discontinued due to {ADE} .",
+    "{ADE} secondary to {Drug} .",
+    "Course complicated by {ADE} attributed to {Drug} .",
+    "{Drug} was held given {ADE} .",
+    "She reports {ADE} since starting {Drug} .",
+    "{Drug} was stopped after he developed {ADE} .",
+    "Noted to have {ADE} , likely from {Drug} .",
+    "{ADE} thought to be due to {Drug} , now resolved .",
+    "Switched from {Drug} to {Drug2} because of {ADE} .",
+    "Started {Drug} {Strength?} for {Reason} , complicated by {ADE} .",
+    "Likely {Drug} -induced {ADE} .",
+    "{Drug} {Strength?} was stopped because of {ADE} .",
+    "Patient developed {ADE} after receiving {Drug} {Route?} .",
+    "Dose of {Drug} reduced to {Strength} for {ADE} .",
+    "{Drug} was held for {ADE} .",
+)
+
+_DRUG_ONLY_TEMPLATES: tuple[str, ...] = (
+    "Home medications include {Drug} , {Drug2} and {Drug3} .",
+    "Continue {Drug} and {Drug2} .",
+    "Patient takes {Drug} {Strength?} {Frequency?} at home .",
+    "{Drug} level was checked and is therapeutic .",
+    "Resume {Drug} {Strength?} {Frequency?} at discharge .",
+    "No changes were made to {Drug} or {Drug2} .",
+)
+
+_FILLER_TEMPLATES: tuple[str, ...] = (
+    "Patient is a {age} year old {sex} with a history of {c1}, {c2} and {c3}.",
+    "Past medical history: {c1}, {c2}, {c3}.",
+    "Denies {s1}, {s2} or {s3}.",
+    "No {s1} on exam.",
+    "Vital signs stable, afebrile.",
+    "Follow up with PCP in {weeks} weeks.",
+    "Labs notable for {lab}.",
+    "Tolerating a regular diet and ambulating independently.",
+    "Discussed the plan with the patient and family, who agree.",
+    "Will monitor for {s1} closely.",
+    "Allergies: NKDA.",
+    "Family history of {c1}.",
+    "Admitted with {c1} and {c2}.",
+    "Discharge disposition: home with services.",
+    "Seen and examined at bedside this morning.",
+    "Social work consulted for discharge planning.",
+)
+
+
+def _render(chunks: list[Chunk]) -> tuple[str, list[tuple[str, int, int, str]]]:
+    """Join chunks with single spaces (no space before ``.,:)`` or ``-``) and return text and entity spans."""
+    parts: list[str] = []
+    spans: list[tuple[str, int, int, str]] = []
+    pos = 0
+    for i, (text, label) in enumerate(chunks):
+        if not text or (text == "." and parts and parts[-1].endswith(".")):
+            continue  # no "q.d.." when a sentence ends in a dotted abbreviation
+        if parts and text[0] not in ".,:;)-":
+            parts.append(" ")
+            pos += 1
+        if i == 0 or not parts:
+            text = text[0].upper() + text[1:] if label not in ("Drug",) else text
+        if label is not None:
+            spans.append((label, pos, pos + len(text), text))
+        parts.append(text)
+        pos += len(text)
+    return "".join(parts), spans
+
+
+def _split_budgets(n_sentences: int) -> dict[str, int]:
+    budgets = {name: round(n_sentences * share) for name, share in SPLIT_SHARES}
+    budgets["train"] += n_sentences - sum(budgets.values())
+    return budgets
+
+
+def _prepare_folders(folders: list[Path]) -> None:
+    """Create ``folders`` and remove earlier demo files there; refuse (before touching anything) if any
+    holds another ``.txt``/``.ann`` file, so that a demo corpus is never mixed with other documents."""
+    earlier: list[Path] = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".txt", ".ann"):
+                if not path.name.startswith(_DOC_ID_PREFIX):
+                    raise ValueError(f"{path}: not a demo corpus file; generate the demo corpus into an empty folder")
+                earlier.append(path)
+    for path in earlier:
+        path.unlink()
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+_README = """\
+# medner demo corpus (SYNTHETIC)
+
+Every document here is synthetic: generated by `medner.corpus.demo.generate_demo_corpus`
+from invented word lists and sentence templates. No text comes from a real patient or a
+real clinical record; scores on this corpus say nothing about clinical performance.
+
+Parameters: seed={seed}, n_sentences={n_sentences}, generator version {version}.
+Format: brat standoff (`T` lines), one sentence or list item per line, n2c2-2018 Track 2 labels.
+Documents per split: {documents}.
+"""
+
+
+def generate_demo_corpus(out_dir: str | Path, *, n_sentences: int = 3000, seed: int = 0) -> Path:
+    """Write the synthetic demo corpus as brat files under ``out_dir/{train,dev,test}``.
+
+    The corpus is SYNTHETIC (see the module docstring). About ``n_sentences``
+    lines are written in total (lines with and without entities), split 70/15/15
+    between train, dev and test by sentences, so documents split in about the same
+    shares. The output depends only on ``seed`` and ``n_sentences``: the same
+    arguments give byte-identical files. Earlier demo files in the split folders
+    are replaced; a folder holding other ``.txt``/``.ann`` files is refused.
+    ``out_dir`` also receives ``README.md`` (saying the corpus is synthetic) and
+    ``demo.json`` (parameters and document counts).
+
+    Returns ``out_dir`` as a ``Path``.
+    """
+    if isinstance(n_sentences, bool) or not isinstance(n_sentences, int) or n_sentences < MIN_SENTENCES:
+        raise ValueError(f"n_sentences must be an integer >= {MIN_SENTENCES}, got {n_sentences!r}")
+    out = Path(out_dir)
+    writer = _NoteWriter(random.Random(seed))
+    documents: dict[str, int] = {}
+    _prepare_folders([out / split for split, _ in SPLIT_SHARES])
+    for split, budget in _split_budgets(n_sentences).items():
+        folder = out / split
+        written = 0
+        index = 0
+        while written < budget:
+            n_lines = min(writer.rng.randint(*DOC_LINES), budget - written)
+            lines = [_render(writer.with_typos(chunks)) for chunks in writer.note(split, n_lines)]
+            text_parts: list[str] = []
+            ann_lines: list[str] = []
+            offset = 0
+            for line_text, spans in lines:
+                for label, start, end, surface in spans:
+                    ann_lines.append(f"T{len(ann_lines) + 1}\t{label} {offset + start} {offset + end}\t{surface}\n")
+                text_parts.append(line_text + "\n")
+                offset += len(line_text) + 1
+            index += 1
+            doc_id = f"{_DOC_ID_PREFIX}{split}-{index:05d}"
+            (folder / f"{doc_id}.txt").write_bytes("".join(text_parts).encode("utf-8"))
+            (folder / f"{doc_id}.ann").write_bytes("".join(ann_lines).encode("utf-8"))
+            written += n_lines
+        documents[split] = index
+    manifest = {"generator_version": GENERATOR_VERSION, "seed": seed, "n_sentences": n_sentences,
+                "documents": documents, "synthetic": True}
+    (out / "demo.json").write_bytes((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    readme = _README.format(seed=seed, n_sentences=n_sentences, version=GENERATOR_VERSION,
+                            documents=", ".join(f"{k} {v}" for k, v in documents.items()))
+    (out / "README.md").write_bytes(readme.encode("utf-8"))
+    return out
