@@ -28,3 +28,168 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 test: $(STAMP) ## Run the test suite (what CI runs)
 	$(PY) -m pytest
+
+# ============================================================================ the study
+# Every step is a notebook executed by papermill into results/; its target is the
+# file the notebook writes last, so an interrupted `make all` resumes where it
+# stopped and `make -j2 all` runs independent runs side by side.
+
+# Variables (`make variables` shows their values):
+CORPUS ?= demo
+CORPUS_PATH ?=
+LABEL_MAP ?=
+EMBEDDINGS ?= glove flair bert
+SEEDS ?= 1 2 3
+FRACTIONS ?= 1.0
+EPOCHS ?= 20
+DEMO_SIZE ?= 3000
+ERRORS_N ?= 20
+MEDNER_ROOT ?= $(CURDIR)
+RESULTS ?= $(MEDNER_ROOT)/results
+FIGURES ?= $(MEDNER_ROOT)/figures
+STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS EPOCHS DEMO_SIZE ERRORS_N MEDNER_ROOT RESULTS FIGURES
+VARIABLE_HELP_CORPUS := corpus name: demo, phee, n2c2-2018, or any name with CORPUS_PATH
+VARIABLE_HELP_CORPUS_PATH := folder of the corpus brat files (phee: ../shared/data/phee when empty)
+VARIABLE_HELP_LABEL_MAP := file mapping the corpus labels to n2c2 names (optional)
+VARIABLE_HELP_EMBEDDINGS := embedding specs to compare (embeddings/<name>.yaml)
+VARIABLE_HELP_SEEDS := training seeds per embedding
+VARIABLE_HELP_FRACTIONS := shares of the training documents (several values: learning curves)
+VARIABLE_HELP_EPOCHS := maximum training epochs per run (the learning-rate schedule may stop sooner)
+VARIABLE_HELP_DEMO_SIZE := sentences of the generated demo corpus
+VARIABLE_HELP_ERRORS_N := documents on the static error page of each run
+VARIABLE_HELP_MEDNER_ROOT := folder under which results/, figures/ and embedding artefacts go
+VARIABLE_HELP_RESULTS := run folders and executed notebooks
+VARIABLE_HELP_FIGURES := paper figures and tables
+export MEDNER_ROOT
+# Third-party progress bars (flair, transformers) update at most every 30 s in batch logs.
+export TQDM_MININTERVAL ?= 30
+
+.DELETE_ON_ERROR:
+.SECONDEXPANSION:
+.PHONY: all corpus embeddings runs errors compare figures lab clean distclean bench strip check-notebooks variables
+
+variables: ## Show the study's variables (set them on the command line: make all SEEDS="1 2")
+	@$(foreach v,$(STUDY_VARIABLES),printf '  %-12s = %-28s %s\n' '$v' '$($v)' '$(VARIABLE_HELP_$v)';)
+
+# One line per epoch in the log, no carriage-return bars (papermill's own bar is off too).
+PAPERMILL := $(BIN)/papermill --log-output --no-progress-bar --kernel python3
+# Run a notebook ($1) into an executed copy ($2) through a temporary name, so a failed
+# or interrupted run never leaves an executed notebook that looks finished.
+define execute
+	@mkdir -p $(dir $2) $(CORPUS_DIR)/.make
+	$(PAPERMILL) $1 $(CORPUS_DIR)/.make/$(subst /,_,$(patsubst $(CORPUS_DIR)/%,%,$2)) $3
+	@mv -f $(CORPUS_DIR)/.make/$(subst /,_,$(patsubst $(CORPUS_DIR)/%,%,$2)) $2
+endef
+
+CORPUS_DIR := $(RESULTS)/$(CORPUS)
+CORPUS_ABS := $(if $(CORPUS_PATH),$(abspath $(CORPUS_PATH)))
+LABEL_MAP_ABS := $(if $(LABEL_MAP),$(abspath $(LABEL_MAP)))
+CORPUS_PARAMS := -r corpus '$(CORPUS)' -r corpus_path '$(CORPUS_ABS)' -r label_map '$(LABEL_MAP_ABS)' -p demo_size $(DEMO_SIZE)
+# The corpus's own files: a changed annotation re-runs what reads it.
+CORPUS_FILES := $(if $(CORPUS_ABS),$(shell find '$(CORPUS_ABS)' -type f \( -name '*.ann' -o -name '*.txt' -o -name '*.conll' \) 2>/dev/null)) $(LABEL_MAP_ABS)
+
+# Settings a target's file does not show: a change rewrites a small file that the
+# targets depend on, so `make all EPOCHS=5` after `make all` re-runs the runs.
+CORPUS_CONFIG := $(CORPUS_DIR)/.make/corpus.txt
+TRAIN_CONFIG := $(CORPUS_DIR)/.make/train.txt
+CORPUS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) label_map=$(LABEL_MAP_ABS) demo_size=$(DEMO_SIZE)
+TRAIN_CONFIG_TEXT := epochs=$(EPOCHS)
+STUDY_GOALS := $(filter-out help variables setup test lab clean distclean bench strip check-notebooks,$(or $(MAKECMDGOALS),all))
+ifneq ($(STUDY_GOALS),)
+ifneq ($(CORPUS_CONFIG_TEXT),$(file <$(CORPUS_CONFIG)))
+$(shell mkdir -p '$(dir $(CORPUS_CONFIG))')$(file >$(CORPUS_CONFIG),$(CORPUS_CONFIG_TEXT))
+endif
+ifneq ($(TRAIN_CONFIG_TEXT),$(file <$(TRAIN_CONFIG)))
+$(shell mkdir -p '$(dir $(TRAIN_CONFIG))')$(file >$(TRAIN_CONFIG),$(TRAIN_CONFIG_TEXT))
+endif
+endif
+
+# Library sources, precisely: the CLI modules drive no notebook, and the report
+# modules only the steps that draw; editing them re-runs only those steps.
+LIB := lib/medner
+LIB_ALL := $(shell find $(LIB) -name '*.py')
+LIB_CLI := $(LIB)/cli.py $(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py)
+LIB_REPORT := $(LIB)/comparison.py $(LIB)/figures.py $(LIB)/tables.py $(LIB)/error_browser.py
+LIB_BASE := $(LIB)/__init__.py $(LIB)/paths.py $(LIB)/notebook_tools.py $(filter-out $(LIB_CLI),$(wildcard $(LIB)/corpus/*.py))
+LIB_EMBED := $(LIB_BASE) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/embeddings/*.py)) $(LIB)/training.py
+LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT),$(LIB_ALL))
+LIB_COMPARE := $(filter-out $(LIB_CLI) $(LIB)/error_browser.py,$(LIB_ALL)) $(wildcard $(LIB)/*.mplstyle)
+LIB_ERRORS := $(LIB_BASE) $(LIB)/error_browser.py
+
+NB := notebooks
+STATS := $(CORPUS_DIR)/corpus-stats.json
+EMBEDDING_REPORTS := $(foreach e,$(EMBEDDINGS),$(CORPUS_DIR)/embeddings/$(e).json)
+# The run folder of (embedding, seed, fraction), as medner.runs.run_dir lays it out:
+# a frac-<f> level only when the fraction is not 1.
+frac_dir = $(if $(filter 1 1.0 1.00,$1),,/frac-$1)
+run_dir = $(CORPUS_DIR)/$1/seed-$2$(call frac_dir,$3)
+RUN_DIRS := $(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(call run_dir,$e,$s,$f))))
+RUN_METRICS := $(addsuffix /metrics.json,$(RUN_DIRS))
+ERROR_PAGES := $(addsuffix /errors.html,$(RUN_DIRS))
+COMPARE := $(CORPUS_DIR)/03-compare.ipynb
+COMPARE_PARAMS = $(CORPUS_PARAMS) -r stats_path '$(abspath $(STATS))' -r results_root '$(abspath $(RESULTS))' \
+	-r figures_dir '$(abspath $(FIGURES))/$(CORPUS)' -p progress lines
+# A figure or table deleted by hand makes the comparison out of date (03-compare lists what it wrote).
+COMPARE_WROTE := $(file <$(FIGURES)/$(CORPUS)/files.txt)
+ifneq ($(filter-out $(wildcard $(COMPARE_WROTE)),$(COMPARE_WROTE)),)
+$(COMPARE): .FORCE
+endif
+.PHONY: .FORCE
+
+all: $(STAMP) corpus embeddings runs errors compare ## Run the whole study: corpus report, embeddings, runs, error pages, comparison
+
+corpus: $(STAMP) $(STATS) ## Corpus statistics, label distribution and overlap drops (results/<corpus>/00-corpus.ipynb)
+
+$(STATS): $(NB)/00-corpus.ipynb $(LIB_BASE) $(LIB)/figures.py $(LIB)/comparison.py $(CORPUS_CONFIG) $(CORPUS_FILES) | $(STAMP)
+	$(call execute,$<,$(CORPUS_DIR)/00-corpus.ipynb,$(CORPUS_PARAMS) -r stats_path '$(abspath $@)' -r figure_path '$(abspath $(CORPUS_DIR))/label-distribution')
+
+embeddings: $(STAMP) $(EMBEDDING_REPORTS) ## Prepare every embedding (train in-domain vectors/LMs, fill the cache)
+
+# One embedding's preparation: its runs wait for it, so parallel runs never train the same LM twice.
+$(CORPUS_DIR)/embeddings/%.json: $(NB)/01-embeddings.ipynb $(LIB_EMBED) $(CORPUS_CONFIG) $(CORPUS_FILES) $$(wildcard embeddings/$$*.yaml) | $(STAMP) $(STATS)
+	$(call execute,$<,$(CORPUS_DIR)/embeddings/01-embeddings-$*.ipynb,$(CORPUS_PARAMS) -r embedding '$*' -r report_path '$(abspath $@)' -p progress lines)
+
+runs: $(STAMP) $(RUN_METRICS) ## Train every run (embedding x seed x fraction); each writes its metrics.json last
+
+# $1 embedding, $2 seed, $3 fraction: one run, executed by 02-train into its run folder.
+define run_rule
+$(call run_dir,$1,$2,$3)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(CORPUS_DIR)/embeddings/$1.json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) | $(STAMP)
+	$$(call execute,$$<,$(call run_dir,$1,$2,$3)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3 -p max_epochs $(EPOCHS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines)
+	@test -f $$@ || { echo "$$@ was not written by 02-train" >&2; exit 1; }
+
+$(call run_dir,$1,$2,$3)/errors.html: $(call run_dir,$1,$2,$3)/metrics.json $(NB)/04-errors.ipynb $(LIB_ERRORS) | $(STAMP)
+	$$(call execute,$(NB)/04-errors.ipynb,$(call run_dir,$1,$2,$3)/04-errors.ipynb,$(CORPUS_PARAMS) -r run_dir '$(abspath $(call run_dir,$1,$2,$3))' -r page_path '$$(abspath $$@)' -p worst_n $(ERRORS_N))
+endef
+$(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(eval $(call run_rule,$e,$s,$f)))))
+
+errors: $(STAMP) $(ERROR_PAGES) ## Static HTML page of the worst documents in every run folder (errors.html)
+
+compare: $(STAMP) $(COMPARE) ## Tables and figures over every run of the corpus (figures/<corpus>/)
+
+$(COMPARE): $(NB)/03-compare.ipynb $(RUN_METRICS) $(STATS) $(LIB_COMPARE) | $(STAMP)
+	$(call execute,$<,$@,$(COMPARE_PARAMS))
+
+figures: $(STAMP) ## Redraw the figures and tables from the runs already finished (trains nothing)
+	$(call execute,$(NB)/03-compare.ipynb,$(COMPARE),$(COMPARE_PARAMS))
+
+lab: $(STAMP) ## Start JupyterLab on the notebooks
+	$(BIN)/jupyter lab --notebook-dir=$(NB)
+
+bench: $(STAMP) ## Benchmarks: training speed vs flair, embedder speed vs bare transformers (PHEE)
+	@ran=0; for cmd in bench bench-embeddings; do \
+	  if $(BIN)/medner $$cmd --help >/dev/null 2>&1; then echo "== medner $$cmd"; $(BIN)/medner $$cmd || exit $$?; ran=1; \
+	  else echo "medner $$cmd: not available in this version, skipped"; fi; done; \
+	  test $$ran = 1 || { echo "no benchmark command available" >&2; exit 1; }
+
+strip: $(STAMP) ## Remove outputs and execution counts from the committed notebooks
+	$(PY) tools/strip_notebook_outputs.py $(NB)/*.ipynb
+
+check-notebooks: $(STAMP) ## Fail when a committed notebook carries outputs
+	$(PY) tools/strip_notebook_outputs.py --check $(NB)/*.ipynb
+
+clean: ## Remove results, figures and the embedding cache (keeps data and trained embeddings)
+	rm -rf '$(RESULTS)' '$(FIGURES)' '$(MEDNER_ROOT)/embeddings/cache'
+
+distclean: clean ## Also remove trained embeddings and .venv (keeps the committed specs)
+	find '$(MEDNER_ROOT)/embeddings' -mindepth 1 -maxdepth 1 ! -name '*.yaml' ! -name 'README.md' -exec rm -rf {} +
+	rm -rf $(VENV)

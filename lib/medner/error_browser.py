@@ -238,6 +238,45 @@ def worst_documents(errors: Sequence[DocumentErrors], n: int = 10) -> list[Docum
     return [d for d in ranked if d.n_errors > 0][:n]
 
 
+def ranking_rows(errors: Sequence[DocumentErrors]) -> list[dict[str, object]]:
+    """One row per document: id, number of errors, strict F1 and the count of each outcome."""
+    return [{"doc_id": d.doc_id, "errors": d.n_errors, "strict_f1": d.strict_f1, **d.counts} for d in errors]
+
+
+def document_pair(
+    gold_docs: Sequence[Document], pred_docs: Sequence[Document], doc_id: str = ""
+) -> tuple[Document, Document]:
+    """The gold and predicted document ``doc_id``; an empty id picks the worst document (the first if none has errors)."""
+    pairs = pair_documents(gold_docs, pred_docs)
+    if not pairs:
+        raise ValueError("no gold documents to show")
+    if not doc_id:
+        worst = worst_documents(classify_documents(gold_docs, pred_docs), 1)
+        doc_id = worst[0].doc_id if worst else pairs[0][0].id
+    for gold, pred in pairs:
+        if gold.id == doc_id:
+            return gold, pred
+    known = [g.id for g, _ in pairs]
+    raise ValueError(f"document: expected one of the {len(known)} test document ids ({', '.join(known[:5])}, ...); given {doc_id!r}")
+
+
+def run_documents(run_folder: str | Path, test_docs: Sequence[Document]) -> tuple[list[Document], list[Document]]:
+    """The gold test documents and a run's predicted ones (read from ``<run>/predictions/brat``).
+
+    ``test_docs`` are the gold test documents of the corpus the run was trained on. A gold
+    document without a prediction file has no predictions, as the scorer counts it.
+    """
+    from medner.corpus.brat import read_brat_folder
+
+    folder = Path(run_folder) / "predictions" / "brat"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"run folder {run_folder}: expected predicted brat files in {folder}; it does not exist")
+    predicted = read_brat_folder(folder)
+    gold = list(test_docs)
+    pair_documents(gold, predicted)  # raises when a prediction has no gold document: the wrong corpus
+    return gold, predicted
+
+
 # --------------------------------------------------------------------------- HTML
 
 _STYLE = """
