@@ -1,5 +1,80 @@
-"""Subcommands of this layer (filled in by the layer's issue)."""
+"""``medner evaluate GOLD_DIR PRED_DIR``: score any two brat folders, n2c2-2018 style."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from medner.evaluation.span import MODES, score_folders
 
 
 def register(subparsers) -> None:
     """Add this layer's subcommands to ``medner``."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score predicted brat files against gold ones (strict and lenient, per label)",
+        description=(
+            "Score the .ann files of PRED_DIR against the gold brat documents of GOLD_DIR with the "
+            "n2c2-2018 Track 2 semantics (strict and lenient span matching, per label, micro and macro). "
+            "A gold document without a prediction file counts as one with no predictions; a prediction "
+            "file without a gold document is an error."
+        ),
+    )
+    parser.add_argument("gold_dir", metavar="GOLD_DIR", help="folder of gold .txt/.ann files")
+    parser.add_argument("pred_dir", metavar="PRED_DIR", help="folder of predicted .ann files (.txt optional)")
+    parser.add_argument("--labels", help="comma-separated labels to score (default: every label found)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.set_defaults(func=run_evaluate)
+
+
+def parse_labels(text: str | None) -> list[str] | None:
+    """``"Drug,Route"`` -> ``["Drug", "Route"]``; None stays None; an empty entry is an error."""
+    if text is None:
+        return None
+    labels = [part.strip() for part in text.split(",")]
+    if not all(labels):
+        raise ValueError(f"--labels: expected comma-separated label names, found {text!r}")
+    return labels
+
+
+def format_table(scores: dict) -> str:
+    """The scores as a fixed-width table: strict and lenient side by side, per label then overall."""
+    width = max([21, *(len(label) for label in scores["strict"]["labels"])])
+    header = f"{'':{width}}  {' strict ':-^30}    {' lenient ':-^30}"
+    columns = f"{'':{width}}  " + "    ".join(f"{'Prec.':>6}  {'Rec.':>6}  {'F1':>6}  {'n':>6}" for _ in MODES)
+    lines = [header, columns]
+
+    def row(name: str, cells: list[dict], count_key: str | None) -> str:
+        parts = []
+        for cell in cells:
+            n = f"{cell[count_key]:>6}" if count_key else f"{'':>6}"
+            parts.append(f"{cell['precision']:>6.4f}  {cell['recall']:>6.4f}  {cell['f1']:>6.4f}  {n}")
+        return f"{name:>{width}}  " + "    ".join(parts)
+
+    for label in scores["strict"]["labels"]:
+        lines.append(row(label, [scores[m]["labels"][label] for m in MODES], "support"))
+    lines.append(f"{'':{width}}  {'':-^66}")
+    lines.append(row("Overall (micro)", [scores[m]["micro"] for m in MODES], None))
+    lines.append(row("Macro (labels)", [scores[m]["macro"] for m in MODES], None))
+    lines.append(row("Weighted (labels)", [scores[m]["weighted"] for m in MODES], None))
+    lines.append(row("Overall (macro, docs)", [scores[m]["overall_macro"] for m in MODES], None))
+    for mode in MODES:
+        micro = scores[mode]["micro"]
+        lines.append(f"{mode:>{width}}  tp {micro['tp']}  fp {micro['fp']}  fn {micro['fn']}  dropped {micro['dropped']}")
+    docs = scores["documents"]
+    lines.append(f"{docs['scored']} documents scored, {docs['missing_predictions']} without a prediction file")
+    for side, counts in scores["ignored"].items():
+        if counts:
+            shown = ", ".join(f"{label} {n}" for label, n in counts.items())
+            lines.append(f"{side} entities with labels not scored: {shown}")
+    return "\n".join(lines)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Score the folders and print the table or the JSON object."""
+    scores = score_folders(args.gold_dir, args.pred_dir, labels=parse_labels(args.labels))
+    if args.json:
+        print(json.dumps(scores, indent=2))
+    else:
+        print(format_table(scores))
+    return 0
