@@ -1,8 +1,8 @@
 """Span-level scoring on character offsets, with the n2c2-2018 Track 2 semantics.
 
-The organisers of n2c2-2018 Track 2 scored entities with ``track2_eval.py``
-(distributed to participants with the data). This module gives the numbers that
-script gives and says where, and why, it departs from it.
+The organisers of n2c2-2018 Track 2 scored entities with their Track 2
+evaluation script (``track2_eval.py`` in the copies in circulation). This module
+gives the numbers that script gives and says where, and why, it departs from it.
 
 What the organisers' script does (and we do)
 -------------------------------------------
@@ -114,7 +114,9 @@ def greedy_match(
 ) -> list[tuple[int, int, int]]:
     """One-to-one greedy matching of predictions to gold spans, in passes of decreasing strictness.
 
-    ``passes[k](gold_span, pred_span)`` says whether the pair may be matched in pass ``k``.
+    ``passes[k](gold_span, pred_span)`` says whether the pair may be matched in pass ``k``; every
+    pass must accept only overlapping or identical spans (the scan stops at the first gold span
+    that starts after the prediction ends).
     In each pass, every prediction not yet matched (in ``(start, end, label, index)`` order)
     takes the first gold span in the same order that is not yet matched and that the pass
     accepts. ``gold_taken`` / ``pred_taken`` (updated in place) hold indices already matched.
