@@ -1,0 +1,137 @@
+"""Main, per-label and significance tables: the rows, the means and the formats, checked against numbers computed here."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+
+import pytest
+
+from medner.comparison import SeedSpread, collect_runs, main_table, per_label_table, significance
+from medner.tables import (
+    format_spread,
+    latex_escape,
+    main_table_latex,
+    main_table_markdown,
+    per_label_table_latex,
+    per_label_table_markdown,
+    write_main_table,
+    write_per_label_table,
+    write_significance_csv,
+)
+from resources.comparison.fake_study import LABELS, write_fake_study
+
+EMBEDDINGS = ("glove", "bert", "bio_clinical")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    fake = write_fake_study(tmp_path_factory.mktemp("results"), embeddings=EMBEDDINGS)
+    return fake, collect_runs(fake.results_root, fake.corpus)
+
+
+def _f1s(fake, embedding, schema, key):
+    """Test F1 of each seed, read straight from the metrics files: ``key`` is "micro", "macro" or a label."""
+    values = []
+    for seed in (1, 2, 3):
+        scores = json.loads((fake.results_root / "fake" / embedding / f"seed-{seed}" / "metrics.json").read_text())
+        block = scores["scores"]["test"][schema]
+        values.append(block[key]["f1"] if key in ("micro", "macro") else block["labels"][key]["f1"])
+    return values
+
+
+def _cell(values):
+    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def test_main_table_markdown_rows_carry_mean_and_sd(study):
+    fake, runs = study
+    text = main_table_markdown(main_table(runs), corpus="fake")
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    header, body = lines[0], lines[2:]
+    assert header == "| Embedding | Seeds | Strict micro F1 | Strict macro F1 | Lenient micro F1 | Lenient macro F1 |"
+    assert [line.split(" | ")[0] for line in body] == ["| glove", "| bert", "| bio_clinical"]
+    for line, embedding in zip(body, ["glove", "bert", "bio_clinical"]):
+        cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+        assert cells[1] == "3"
+        expected = [_cell(_f1s(fake, embedding, s, a)) for s in ("strict", "lenient") for a in ("micro", "macro")]
+        assert cells[2:] == expected
+
+
+def test_main_table_bolds_the_best_mean_of_each_column(study):
+    fake, runs = study
+    rows = main_table(runs)
+    best = max(rows, key=lambda r: r.scores[("strict", "micro")].mean).embedding
+    text = main_table_markdown(rows, corpus="fake")
+    best_line = next(line for line in text.splitlines() if line.startswith(f"| {best} |"))
+    assert f"**{_cell(_f1s(fake, best, 'strict', 'micro'))}**" in best_line
+    assert sum(line.count("**") for line in text.splitlines()) == 2 * 4  # one bold cell per score column
+
+
+def test_main_table_latex_is_booktabs_with_ci_and_escaped_names(study):
+    fake, runs = study
+    rows = main_table(runs, fake.gold, n_boot=100)
+    text = main_table_latex(rows, corpus="fake")
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\cmidrule(lr){3-5}"):
+        assert rule in text
+    assert r"bio\_clinical" in text and "bio_clinical" not in text
+    body = text.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
+    assert len(body) == 3
+    glove = body[0].split(" & ")
+    micro = _f1s(fake, "glove", "strict", "micro")
+    assert glove[2].replace(r"\textbf{", "").rstrip("}") == (
+        f"{100 * statistics.mean(micro):.1f} $\\pm$ {100 * statistics.stdev(micro):.1f}"
+    )
+    ci = rows[0].ci
+    assert glove[3] == f"[{100 * ci.low:.1f}, {100 * ci.high:.1f}] (seed {ci.seed})"
+    assert all(line.endswith(r"\\") and line.count(" & ") == 6 for line in body)
+
+
+def test_per_label_table_rows_are_labels_with_support(study):
+    fake, runs = study
+    table = per_label_table(runs)
+    markdown = per_label_table_markdown(table, corpus="fake")
+    body = [line for line in markdown.splitlines() if line.startswith("| ")][2:]
+    assert [line.split(" | ")[0][2:] for line in body] == list(LABELS)
+    ade = [c.strip().strip("*") for c in body[-1].strip("|").split("|")]
+    support = sum(e.label == "ADE" for d in fake.gold for e in d.entities)
+    assert ade[1] == str(support)
+    expected = [_cell(_f1s(fake, e, schema, "ADE")) for schema in ("strict", "lenient") for e in EMBEDDINGS]
+    assert ade[2:] == expected
+    latex = per_label_table_latex(table, corpus="fake")
+    assert r"\multicolumn{3}{c}{Strict} & \multicolumn{3}{c}{Lenient}" in latex
+    assert latex.count(r"\\") == 2 + len(LABELS)  # the two header lines and one per label
+
+
+def test_write_tables_writes_latex_and_markdown(study, tmp_path):
+    _, runs = study
+    main = write_main_table(main_table(runs), tmp_path / "main-results", corpus="fake")
+    per_label = write_per_label_table(per_label_table(runs), tmp_path / "per-label", corpus="fake")
+    assert main == {"main_latex": tmp_path / "main-results.tex", "main_markdown": tmp_path / "main-results.md"}
+    assert set(per_label) == {"per_label_latex", "per_label_markdown"}
+    assert all(p.read_text().strip() for p in [*main.values(), *per_label.values()])
+    with pytest.raises(ValueError, match="no embedding"):
+        write_main_table([], tmp_path / "empty", corpus="fake")
+
+
+def test_significance_csv_has_a_row_per_pair_label_seed(study, tmp_path):
+    fake, runs = study
+    pairs = significance(runs, fake.gold, n_shuffles=50, progress=False)
+    path = write_significance_csv(pairs, tmp_path / "significance.csv")
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3 * (len(LABELS) + 1) * 3
+    first = rows[0]
+    assert (first["a"], first["b"], first["label"], first["seed"]) == ("glove", "bert", "Drug", "1")
+    assert float(first["delta"]) == pytest.approx(pairs[0].labels["Drug"].deltas[0])
+    assert first["significant"] == str(int(float(first["p_value"]) < 0.05))
+
+
+def test_format_spread_and_escape():
+    one = SeedSpread(mean=0.8123, sd=0.0, min=0.8123, max=0.8123, values=(0.8123,), seeds=(1,))
+    assert format_spread(one) == "81.2"
+    many = SeedSpread(mean=0.5, sd=0.0123, min=0.49, max=0.51, values=(0.49, 0.5, 0.51), seeds=(1, 2, 3))
+    assert format_spread(many) == "50.0 ± 1.2"
+    assert format_spread(many, latex=True) == r"50.0 $\pm$ 1.2"
+    assert latex_escape("a_b&c%") == r"a\_b\&c\%"
