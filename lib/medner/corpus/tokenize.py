@@ -112,7 +112,7 @@ def _sentence_ends(text: str, tokens: list[Token]) -> set[int]:
         breaks = _line_breaks(text[token.end : tokens[i + 1].start])
         if breaks >= 2 or (breaks == 1 and (_starts_list_item(tokens, i + 1, text) or token.text == ":")):
             ends.add(i)
-        elif token.text in _SENTENCE_FINAL and _is_final(tokens, i, sentence_start, line_break_after=breaks > 0):
+        elif token.text in _SENTENCE_FINAL and _is_final(tokens, i, sentence_start, text, line_break_after=breaks > 0):
             # Closing quotes and brackets glued to the mark belong to the sentence it ends.
             last = i
             while last + 1 < len(tokens) - 1 and tokens[last + 1].text in _CLOSING and tokens[last + 1].start == tokens[last].end:
@@ -141,7 +141,15 @@ def split_sentences(text: str, tokens: list[Token]) -> list[list[Token]]:
     return sentences
 
 
-def _is_final(tokens: list[Token], i: int, sentence_start: int, *, line_break_after: bool) -> bool:
+def _opens_list_item(tokens: list[Token], k: int, sentence_start: int, text: str) -> bool:
+    """Whether the number ``tokens[k]`` stands where a list item starts: sentence start, line start, or after ``:``/``;``."""
+    if k == sentence_start:
+        return True
+    before = tokens[k - 1]
+    return before.text in {":", ";"} or _line_breaks(text[before.end : tokens[k].start]) > 0
+
+
+def _is_final(tokens: list[Token], i: int, sentence_start: int, text: str, *, line_break_after: bool) -> bool:
     """Whether the sentence-final mark ``tokens[i]`` may end its sentence, judging by the word before it.
 
     An abbreviation or initial followed by a line break does end it (``81 mg.`` at the end of a line).
@@ -154,8 +162,8 @@ def _is_final(tokens: list[Token], i: int, sentence_start: int, *, line_break_af
     if before.end != tokens[i].start:
         return True
     word = before.text
-    if word.isdigit() and i - 1 == sentence_start:
-        return False  # the number of a list item opening the sentence: 2. Metoprolol
+    if word.isdigit() and _opens_list_item(tokens, i - 1, sentence_start, text):
+        return False  # the number of a list item: 2. Metoprolol
     if line_break_after:
         return True
     if word.lower() in NON_FINAL_ABBREVIATIONS:
