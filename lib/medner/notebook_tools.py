@@ -189,8 +189,8 @@ def prepare_embedding(
     Every split is embedded once through :func:`medner.embeddings.cache.embed_corpus`, so the
     runs that follow only read the cache. Returns that function's report (per split:
     sentences, tokens, cache hit, seconds, MB, OOV report for static vectors; cache totals)
-    plus ``embedding`` (the name asked for) and ``build_seconds`` (building the embedder,
-    in-domain training included). In ``lines`` mode each step prints one line.
+    plus ``embedding`` (the name asked for), ``build_seconds`` (building the embedder,
+    in-domain training included) and ``training`` (the in-domain training record, or None). In ``lines`` mode each step prints one line.
     """
     from medner.embeddings.cache import EmbeddingCache, embed_corpus
     from medner.embeddings.specs import build_embedder, load_spec
@@ -206,6 +206,7 @@ def prepare_embedding(
     report = embed_corpus(embedder, corpus, SPLITS, cache=cache, progress=show_bars)
     report["embedding"] = embedding
     report["build_seconds"] = build_seconds
+    report["training"] = getattr(embedder, "training_record", None)
     if mode == "lines":
         for row in embedding_split_rows(report):
             oov = f", OOV {row['oov_rate']:.1%}" if row["oov_rate"] is not None else ""
@@ -295,14 +296,15 @@ def show_table(rows: Sequence[Mapping[str, Any]] | Mapping[str, Mapping[str, Any
         print(text)
 
 
-def show_html(markup: str) -> None:
-    """Render HTML in a notebook; elsewhere say how long it is (the page goes to a file instead)."""
+def show_html(markup: str, *, summary: str = "") -> None:
+    """Render HTML in a notebook (batch logs get ``summary`` or its size); print the summary elsewhere."""
+    text = summary or f"(HTML, {len(markup)} characters)"
     if _in_notebook():
-        from IPython.display import HTML, display
+        from IPython.display import display
 
-        display(HTML(markup))
+        display({"text/html": markup, "text/plain": text}, raw=True)
     else:
-        print(f"(HTML, {len(markup)} characters)")
+        print(text)
 
 
 def show_markdown_file(path: str | os.PathLike[str]) -> None:
