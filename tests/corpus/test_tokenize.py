@@ -118,3 +118,8 @@ def test_sentences_of_indexes_sentences_without_tags():
         ("d1", 1, None, ["Stop", "it", "."]),
     ]
     assert sentences_of(Document("empty", " \n ")) == []
+
+
+def test_field_labels_on_a_new_line_start_a_sentence():
+    text = "Sig: One (1) Tablet PO BID (2 times a day)\nDisp:*30 Tablet(s)*\nRefills:*2*\nthen continued"
+    assert [s[0] for s in sentence_words(text)] == ["Sig", "Disp", "Refills"]

@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     """Add ``medner corpus stats`` to ``medner``."""
     corpus = subparsers.add_parser("corpus", help="corpus statistics (documents, labels, tagging drops, boundary alignment)")
     commands = corpus.add_subparsers(dest="corpus_command", metavar="SUBCOMMAND")
-    corpus.set_defaults(func=lambda args: corpus.print_help() or 0)
+    corpus.set_defaults(func=_help_printer(corpus))
 
     stats = commands.add_parser(
         "stats",
@@ -30,6 +30,16 @@ def register(subparsers) -> None:
     stats.add_argument("--scheme", choices=SCHEMES, default="BIO", help="tagging scheme whose drops are counted (default BIO)")
     stats.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     stats.set_defaults(func=run_stats)
+
+
+def _help_printer(parser: argparse.ArgumentParser):
+    """``medner corpus`` alone prints the corpus subcommands."""
+
+    def print_corpus_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 0
+
+    return print_corpus_help
 
 
 def run_stats(args: argparse.Namespace) -> int:

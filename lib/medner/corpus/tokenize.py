@@ -19,7 +19,9 @@ one meaning stay whole:
 Sentences (:func:`split_sentences`) end at
 
 * a blank line;
-* a line break before a list item (``2. Metoprolol``, ``- aspirin``, ``* ...``) or after a line ending in ``:``;
+* a line break before a list item (``2. Metoprolol``, ``- aspirin``, ``* ...``), before a
+  field or section label of up to three words (``Sig:``, ``Discharge Diagnosis:``) or after
+  a line ending in ``:``;
 * ``.``, ``!`` or ``?`` (with any closing quotes or brackets glued to it) followed by
   whitespace and then an upper-case letter, a digit or an opening bracket or quote,
   except after an abbreviation (``Dr.``, ``mg.``, ``tab.``, ``approx.``, ... see
@@ -98,6 +100,16 @@ def _starts_list_item(tokens: list[Token], i: int, text: str) -> bool:
     return False
 
 
+def _starts_field(tokens: list[Token], i: int) -> bool:
+    """Whether ``tokens[i]`` opens a labelled field or section line: ``Sig:``, ``Refills:``, ``Discharge Diagnosis:``."""
+    for k in range(i, min(i + 3, len(tokens) - 1)):
+        if not tokens[k].text[0].isalpha():
+            return False
+        if tokens[k + 1].text == ":" and tokens[k + 1].start == tokens[k].end:
+            return tokens[i].text[0].isupper()
+    return False
+
+
 def _opens_sentence(token: Token) -> bool:
     first = token.text[0]
     return first.isupper() or first.isdigit() or first in "([{\"'\u201c\u2018"
@@ -110,7 +122,9 @@ def _sentence_ends(text: str, tokens: list[Token]) -> set[int]:
     for i in range(len(tokens) - 1):
         token = tokens[i]
         breaks = _line_breaks(text[token.end : tokens[i + 1].start])
-        if breaks >= 2 or (breaks == 1 and (_starts_list_item(tokens, i + 1, text) or token.text == ":")):
+        if breaks >= 2 or (
+            breaks == 1 and (_starts_list_item(tokens, i + 1, text) or token.text == ":" or _starts_field(tokens, i + 1))
+        ):
             ends.add(i)
         elif token.text in _SENTENCE_FINAL and _is_final(tokens, i, sentence_start, text, line_break_after=breaks > 0):
             # Closing quotes and brackets glued to the mark belong to the sentence it ends.
