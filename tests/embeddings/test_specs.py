@@ -81,9 +81,10 @@ def test_pretrained_specs_fail_offline_with_one_sentence(name, medner_root, tmp_
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # nothing cached
     monkeypatch.setenv("GENSIM_DATA_DIR", str(tmp_path / "gensim-data"))
-    import flair
+    if name.startswith("flair"):  # importing flair is slow: only where it is needed
+        import flair
 
-    monkeypatch.setattr(flair, "cache_root", tmp_path / "flair-cache")
+        monkeypatch.setattr(flair, "cache_root", tmp_path / "flair-cache")
     import huggingface_hub.constants as hub_constants
 
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
