@@ -165,13 +165,12 @@ def plot_label_distribution(
                 )
         axes.set_yscale("log")
         top = max(max(counts[s].values(), default=1) for s in splits)
-        axes.set_ylim(0.8, top * 12)  # room for the count labels above the tallest bar
+        axes.set_ylim(0.8, top * 8)  # room for the count labels above the tallest bar
         axes.set_xticks(x, labels)
         axes.set_ylabel("entities (count, log scale)")
         axes.set_xlabel("label")
-        axes.legend(title="split", loc="upper right", ncols=len(splits))
-        if title:
-            axes.set_title(title)
+        # the legend sits above the axes, where no bar can reach it
+        figure.legend(loc="outside upper center", ncols=len(splits), title=title)
     return _paths(stem)
 
 
@@ -239,19 +238,25 @@ def plot_per_label_f1(table: PerLabelTable, stem: str | Path, *, title: str | No
 # ----------------------------------------------------------------------------- 3 confusion
 
 
+def _compact_count(count: int) -> str:
+    """A cell count short enough for a small cell: "857", "2077", "157k" (exact counts are in comparison.json)."""
+    return f"{count}" if count < 10_000 else f"{count / 1000:.0f}k"
+
+
 def plot_confusion(matrices: Mapping[str, ConfusionMatrix], stem: str | Path, *, title: str | None = None) -> list[Path]:
     """Figure 3: one confusion matrix per embedding, colours row-normalised, counts in the cells.
 
     Span matrices have gold labels plus SPURIOUS as rows and predicted labels plus
     MISSED as columns; token matrices have the labels plus O on both axes. Counts are
-    summed over seeds (the panel title says over how many).
+    summed over seeds (the panel title says over how many); counts of 10,000 and more
+    are written in thousands ("157k"), so that they fit their cell.
     """
     names = embedding_order(matrices)
     if not names:
         raise ValueError("plot_confusion: no matrices to draw")
     colours = embedding_colours(names)
     size = max(len(matrices[names[0]].columns), len(matrices[names[0]].rows))
-    panel = max(3.2, 0.42 * size + 1.2)
+    panel = max(3.0, 0.3 * size + 1.3)
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
     kind = matrices[names[0]].kind
@@ -266,17 +271,15 @@ def plot_confusion(matrices: Mapping[str, ConfusionMatrix], stem: str | Path, *,
             shares = np.array(matrix.normalised)
             counts = np.array(matrix.counts)
             image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0, aspect="equal")
-            largest = counts.max() if counts.size else 0
-            font = 6 if largest < 1000 else 5
             for (i, j), count in np.ndenumerate(counts):
                 if count:
                     axes.text(
                         j,
                         i,
-                        f"{count}",
+                        _compact_count(int(count)),
                         ha="center",
                         va="center",
-                        fontsize=font,
+                        fontsize=5.5,
                         color="white" if shares[i, j] > 0.55 else "black",
                     )
             axes.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=60, ha="right", rotation_mode="anchor")
