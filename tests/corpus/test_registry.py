@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from medner.corpus.demo import GENERATOR_VERSION
 from medner import N2C2_LABELS
 from medner.corpus import registry
 from medner.corpus.labelmap import read_label_map
@@ -29,9 +30,9 @@ def ids(docs) -> list[str]:
 
 def test_demo_is_materialised_once_atomically_and_read_back(medner_root, monkeypatch):
     corpus = load_corpus("demo", demo_size=60, seed=3)
-    folder = medner_root / "data" / "demo-n60-s3"
+    folder = medner_root / "data" / f"demo-v{GENERATOR_VERSION}-n60-s3"
     assert corpus.source == str(folder) and (folder / "train").is_dir()
-    assert [p.name for p in (medner_root / "data").iterdir()] == ["demo-n60-s3"]  # no partial folder left
+    assert [p.name for p in (medner_root / "data").iterdir()] == [f"demo-v{GENERATOR_VERSION}-n60-s3"]  # no partial folder left
     assert all(corpus.splits[split] for split in registry.SPLITS)
     assert set(corpus.labels) <= set(N2C2_LABELS)
     assert corpus.split_record["method"] == "folders" and corpus.ignored == {}

@@ -17,7 +17,7 @@ Corpora
 -------
 ``demo``
     The synthetic corpus of :mod:`medner.corpus.demo`, generated once per
-    ``(size, seed)`` into ``paths.root()/data/demo-n<size>-s<seed>/`` (written
+    ``(generator version, size, seed)`` into ``paths.root()/data/demo-v<version>-n<size>-s<seed>/`` (written
     into a temporary sibling folder and renamed into place, so an interrupted or
     concurrent run never leaves half a corpus) and read back through the brat reader.
 ``n2c2-2018``
@@ -167,8 +167,14 @@ def _check_n2c2_labels(name: str, splits: dict, has_map: bool) -> None:
 
 
 def demo_folder(n_sentences: int, seed: int) -> Path:
-    """Where the demo corpus of that size and seed is materialised."""
-    return paths.root() / "data" / f"demo-n{n_sentences}-s{seed}"
+    """Where the demo corpus of that size and seed is materialised.
+
+    The generator version is part of the name, so a changed generator never
+    reuses a corpus an older one wrote.
+    """
+    from medner.corpus.demo import GENERATOR_VERSION
+
+    return paths.root() / "data" / f"demo-v{GENERATOR_VERSION}-n{n_sentences}-s{seed}"
 
 
 def materialise_demo(n_sentences: int | None = None, seed: int = 13) -> Path:
