@@ -66,8 +66,10 @@ def test_f1_vs_frequency(study, tmp_path):
     stem = tmp_path / "05"
     data = label_frequency(per_label_table(runs), fake.train_counts)
     assert_figure_files(figures.plot_f1_vs_frequency(data, stem), stem)
-    with pytest.raises(ValueError, match="no training count for label"):
-        label_frequency(per_label_table(runs), {"Drug": 3})
+    # labels the training counts leave out count as 0 and are named under the axis, not dropped
+    partial = label_frequency(per_label_table(runs), {"Drug": 3, "ADE": 7})
+    assert [(label, n) for label, n, _ in partial["bert"]] == [(label, {"Drug": 3, "ADE": 7}.get(label, 0)) for label in LABELS]
+    assert_figure_files(figures.plot_f1_vs_frequency(partial, tmp_path / "05-partial"), tmp_path / "05-partial")
 
 
 def test_learning_curves_need_more_than_one_fraction(study, tmp_path):

@@ -729,14 +729,19 @@ def cost_data(runs: Sequence[Run]) -> dict[str, list[CostPoint]]:
     return data
 
 
-def label_frequency(per_label: PerLabelTable, training_counts: Mapping[str, int], schema: str = "strict") -> dict[str, list[tuple[str, int, SeedSpread]]]:
-    """Per embedding, ``(label, training count, F1 spread)`` for every label with a training count."""
-    missing = [label for label in per_label.labels if label not in training_counts]
-    if missing:
-        raise ValueError(f"no training count for label(s) {', '.join(missing)}")
+def label_frequency(
+    per_label: PerLabelTable, training_counts: Mapping[str, int], schema: str = "strict"
+) -> dict[str, list[tuple[str, int, SeedSpread]]]:
+    """Per embedding, ``(label, training count, F1 spread)`` for every scored label.
+
+    A scored label missing from ``training_counts`` has count 0 (corpus statistics leave
+    out labels a split does not contain); the figure names such labels instead of
+    dropping them silently.
+    """
     return {
         embedding: [
-            (label, int(training_counts[label]), per_label.scores[label][embedding][schema]) for label in per_label.labels
+            (label, int(training_counts.get(label, 0)), per_label.scores[label][embedding][schema])
+            for label in per_label.labels
         ]
         for embedding in per_label.embeddings
     }

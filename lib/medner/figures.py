@@ -395,7 +395,10 @@ def plot_f1_vs_frequency(
     schema: str = "strict",
     title: str | None = None,
 ) -> list[Path]:
-    """Figure 5: per-label F1 (mean +- sd over seeds) against the label's count in training, per embedding."""
+    """Figure 5: per-label F1 (mean +- sd over seeds) against the label's count in training, per embedding.
+
+    Labels with no training entity cannot sit on the log axis; the axis label names them.
+    """
     names = embedding_order(data)
     colours, markers = embedding_colours(names), embedding_markers(names)
     with styled_figure(stem, 5.5, 3.8) as figure:
@@ -436,7 +439,12 @@ def plot_f1_vs_frequency(
             previous = math.log10(n)
             axes.text(n, 104 + 6 * level, label, ha="center", va="bottom", fontsize=7)
             axes.axvline(n, color="#eeeeee", linewidth=0.7, zorder=0)
-        axes.set_xlabel("training entities of the label (count, log scale)")
+        absent = label_order(label for label, n in counts.items() if n <= 0)
+        xlabel = "training entities of the label (count, log scale)"
+        if absent:
+            # a label with no training example has no place on a log axis: say so rather than drop it
+            xlabel += f"\nnot in training, not drawn: {', '.join(absent)}"
+        axes.set_xlabel(xlabel)
         axes.set_ylabel(f"{schema} F1 (%), mean ± sd over seeds")
         axes.legend(handles=_legend_handles(names), loc="lower right", title="embedding")
         if title:
