@@ -1,0 +1,348 @@
+"""Training the BiLSTM-CRF on cached token vectors, with flair's ``ModelTrainer`` schedule.
+
+No embedder runs here: the inputs are the per-sentence arrays of the embedding
+cache (``CachedVectors`` or any sequence of ``(n_tokens, dim)`` arrays). They are
+copied once into one contiguous tensor; a batch is then one gather into a padded
+``(batch, max_len, dim)`` tensor, and batches are built once per epoch.
+
+Schedule, as flair's ``ModelTrainer.train`` defaults (Akbik et al. 2018, and the
+BiLSTM-CRF literature that used it): SGD with learning rate 0.1, mini-batches of
+32 sentences, the loss summed over a batch's sentences, gradient norm clipped at
+5; the learning rate is multiplied by 0.5 when the dev score has not improved for
+more than ``patience`` (3) epochs, and training stops when it falls below 1e-4 or
+at ``max_epochs``. The weights of the epoch with the best dev score are kept.
+
+Batches are length-bucketed: each epoch the sentences are shuffled, cut into
+pools of ``pool_batches`` batches, sorted by length inside each pool and cut into
+batches, and the batch order is shuffled. Padding is then small while every epoch
+still sees different batches.
+
+Determinism: ``seed`` seeds Python's, numpy's and torch's generators; torch runs
+with deterministic algorithms; the number of CPU threads is recorded because
+floating-point sums (and so the last digits) depend on it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch.nn.utils import clip_grad_norm_
+
+from medner.model.tagger import BiLSTMCRFTagger
+
+#: How per-epoch progress is shown: a tqdm bar, one plain line per epoch, or chosen from the environment.
+Progress = Literal["auto", "bar", "lines", "none"]
+
+#: Receives the predicted tag indices of every dev sentence, returns the dev score (micro-F1) to maximise.
+DevScorer = Callable[[list[list[int]]], float]
+
+
+@dataclass
+class TrainingConfig:
+    """The training schedule; every value a keyword default, flair's ModelTrainer defaults."""
+
+    learning_rate: float = 0.1  # SGD step size at the start
+    batch_size: int = 32  # sentences per mini-batch
+    anneal_factor: float = 0.5  # learning rate multiplier when dev stops improving
+    patience: int = 3  # epochs without dev improvement tolerated before annealing
+    min_learning_rate: float = 1e-4  # stop when the rate falls below this
+    max_epochs: int = 20  # hard limit on epochs
+    max_grad_norm: float = 5.0  # gradient norm clipping, as flair
+    pool_batches: int = 20  # batches per length-sorting pool (bucketing granularity)
+    eval_batch_size: int = 256  # sentences per batch when predicting
+    seed: int = 0  # seeds random, numpy and torch
+    num_threads: int | None = None  # torch CPU threads; None = all available cores
+
+
+@dataclass
+class EpochRecord:
+    """One line of history.csv."""
+
+    epoch: int
+    train_loss: float  # summed loss / tokens, as flair reports it
+    dev_f1: float
+    learning_rate: float
+    seconds: float
+
+
+@dataclass
+class TrainingResult:
+    """What training returns: the history, the best epoch and its weights, and what it cost."""
+
+    history: list[EpochRecord]
+    best_epoch: int
+    best_dev_f1: float
+    best_state: dict
+    seconds: float
+    epochs: int
+    seconds_per_epoch: float
+    tokens_per_second: float
+    trainable_parameters: int
+    num_threads: int
+    seeds: dict = field(default_factory=dict)
+    stopped_because: str = ""
+
+    def history_rows(self) -> list[dict]:
+        return [asdict(r) for r in self.history]
+
+
+def set_seeds(seed: int) -> dict:
+    """Seed every generator the training touches; returns what was set, for the record."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return {"python": seed, "numpy": seed, "torch": seed}
+
+
+def resolve_progress(progress: Progress) -> Literal["bar", "lines", "none"]:
+    """``auto`` becomes a bar in a terminal or a Jupyter kernel, one line per epoch otherwise (make, logs).
+
+    Papermill also runs a kernel, so notebooks executed in batch should pass ``"lines"`` explicitly.
+    """
+    if progress in ("bar", "lines", "none"):
+        return progress
+    if progress != "auto":
+        raise ValueError(f"progress must be 'auto', 'bar', 'lines' or 'none', got {progress!r}")
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None and getattr(shell, "kernel", None) is not None:
+            return "bar"
+    except ImportError:
+        pass
+    return "bar" if sys.stdout.isatty() else "lines"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
+
+
+class PackedVectors:
+    """Sentence vectors copied into one tensor, with a zero row for padding.
+
+    ``flat`` has shape (total_tokens + 1, dim); sentence ``i`` is rows ``offsets[i]:offsets[i] + lengths[i]``.
+    """
+
+    def __init__(self, vectors: Sequence[np.ndarray]) -> None:
+        if len(vectors) == 0:
+            raise ValueError("no sentences to train or predict on")
+        lengths = np.array([len(v) for v in vectors], dtype=np.int64)
+        if (lengths == 0).any():
+            empty = int(np.flatnonzero(lengths == 0)[0])
+            raise ValueError(f"sentence {empty} has no token vectors; every sentence needs at least one token")
+        dims = {int(np.asarray(v).shape[1]) for v in (vectors[0], vectors[-1])}
+        self.dim = dims.pop()
+        self.lengths = lengths
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        flat = np.empty((int(lengths.sum()) + 1, self.dim), dtype=np.float32)
+        for i, v in enumerate(vectors):
+            v = np.asarray(v)
+            if v.ndim != 2 or v.shape[1] != self.dim:
+                raise ValueError(f"sentence {i}: expected vectors of shape (n_tokens, {self.dim}), got {v.shape}")
+            flat[self.offsets[i] : self.offsets[i] + lengths[i]] = v
+        flat[-1] = 0.0
+        self.flat = torch.from_numpy(flat)
+        self.pad_row = len(flat) - 1
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Padded vectors of the given sentences.
+
+        Returns:
+            vectors (batch, max_len, dim), lengths (batch,) int64, mask (batch, max_len) bool,
+            and the flat token positions (batch, max_len) (padding points at the zero row).
+        """
+        idx = np.asarray(indices)
+        lengths = self.lengths[idx]
+        max_len = int(lengths.max())
+        steps = np.arange(max_len)
+        mask = steps[None, :] < lengths[:, None]
+        positions = np.where(mask, self.offsets[idx][:, None] + steps[None, :], self.pad_row)
+        positions_t = torch.from_numpy(positions)
+        return self.flat[positions_t], torch.from_numpy(lengths), torch.from_numpy(mask), positions_t
+
+
+def length_bucketed_batches(
+    lengths: np.ndarray, batch_size: int, pool_batches: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Shuffle, sort by length inside pools of ``pool_batches * batch_size`` sentences, cut, shuffle batch order."""
+    order = rng.permutation(len(lengths))
+    pool = batch_size * pool_batches
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def predict_tags(model: BiLSTMCRFTagger, vectors: PackedVectors | Sequence[np.ndarray], *, batch_size: int = 256) -> list[list[int]]:
+    """Best tag indices for every sentence, in input order (model put in eval mode)."""
+    packed = vectors if isinstance(vectors, PackedVectors) else PackedVectors(vectors)
+    model.eval()
+    order = np.argsort(packed.lengths, kind="stable")
+    predicted: list[list[int] | None] = [None] * len(packed)
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            x, lengths, mask, _ = packed.batch(idx)
+            for i, tags in zip(idx, model.predict(x, lengths, mask)):
+                predicted[i] = tags
+    return predicted  # type: ignore[return-value]
+
+
+def token_f1(gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]], outside: int = 0) -> float:
+    """Micro F1 over tokens whose gold or predicted tag is not ``outside``: a quick score for plain-array use."""
+    tp = fp = fn = 0
+    for g_row, p_row in zip(gold, pred):
+        for g, p in zip(g_row, p_row):
+            if p != outside and p == g:
+                tp += 1
+            else:
+                fp += p != outside
+                fn += g != outside
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def train_tagger(
+    model: BiLSTMCRFTagger,
+    train_vectors: Sequence[np.ndarray],
+    train_tags: Sequence[Sequence[int]],
+    dev_vectors: Sequence[np.ndarray],
+    dev_scorer: DevScorer,
+    config: TrainingConfig | None = None,
+    *,
+    progress: Progress = "auto",
+    log: Callable[[str], None] = print,
+) -> TrainingResult:
+    """Train ``model`` in place and load the weights of its best dev epoch into it.
+
+    Args:
+        model: a fresh tagger whose ``embedding_dim`` matches the vectors.
+        train_vectors: one (n_tokens, dim) float array per training sentence.
+        train_tags: one list of tag indices per training sentence, as long as the sentence.
+        dev_vectors: one array per dev sentence.
+        dev_scorer: maps the predicted dev tag indices to the score to maximise (span micro-F1 in a run).
+        config: the schedule; ``TrainingConfig()`` when omitted.
+        progress: "bar" (tqdm per epoch), "lines" (one line per epoch through ``log``), "none" or "auto".
+        log: where epoch lines go.
+    """
+    config = config or TrainingConfig()
+    if len(train_vectors) != len(train_tags):
+        raise ValueError(f"{len(train_vectors)} training sentences but {len(train_tags)} tag sequences")
+    mode = resolve_progress(progress)
+    threads = config.num_threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    previous_threads = torch.get_num_threads()
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mode, log, threads)
+    finally:
+        torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_deterministic)
+
+
+def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mode, log, threads) -> TrainingResult:
+    seeds = set_seeds(config.seed)
+    rng = np.random.default_rng(config.seed)
+    train = PackedVectors(train_vectors)
+    dev = PackedVectors(dev_vectors)
+    if train.dim != model.config["embedding_dim"]:
+        raise ValueError(f"vectors have dimension {train.dim}, the model expects {model.config['embedding_dim']}")
+    flat_tags = np.zeros(len(train.flat), dtype=np.int64)
+    for i, tags in enumerate(train_tags):
+        if len(tags) != train.lengths[i]:
+            raise ValueError(f"training sentence {i}: {train.lengths[i]} vectors but {len(tags)} tags")
+        flat_tags[train.offsets[i] : train.offsets[i] + len(tags)] = tags
+    flat_tags_t = torch.from_numpy(flat_tags)
+    n_tokens = int(train.lengths.sum())
+
+    optimiser = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    lr = config.learning_rate
+    best_f1, best_epoch, best_state = -1.0, 0, copy.deepcopy(model.state_dict())
+    bad_epochs = 0
+    history: list[EpochRecord] = []
+    train_seconds = 0.0
+    stopped = f"max_epochs ({config.max_epochs})"
+    start_all = time.perf_counter()
+    for epoch in range(1, config.max_epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        # Pre-pad every batch of the epoch at once: the inner loop is pure model work.
+        batches = [train.batch(idx) for idx in length_bucketed_batches(train.lengths, config.batch_size, config.pool_batches, rng)]
+        bar = None
+        if mode == "bar":
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(batches), desc=f"epoch {epoch}", unit="batch", leave=True)
+        total_loss = 0.0
+        for x, lengths, mask, positions in batches:
+            optimiser.zero_grad(set_to_none=True)
+            loss = model.loss(x, lengths, mask, flat_tags_t[positions])
+            loss.backward()
+            clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimiser.step()
+            total_loss += loss.item()
+            if bar is not None:
+                bar.update(1)
+        train_seconds += time.perf_counter() - start
+        dev_f1 = float(dev_scorer(predict_tags(model, dev, batch_size=config.eval_batch_size)))
+        seconds = time.perf_counter() - start
+        record = EpochRecord(epoch, total_loss / n_tokens, dev_f1, lr, seconds)
+        history.append(record)
+        if bar is not None:
+            bar.set_postfix(loss=f"{record.train_loss:.4f}", dev_f1=f"{dev_f1:.4f}", lr=f"{lr:g}")
+            bar.close()
+        elif mode == "lines":
+            log(
+                f"epoch {epoch:3d}  loss {record.train_loss:.4f}  dev F1 {dev_f1:.4f}  lr {lr:g}  {seconds:.1f} s"
+            )
+        if dev_f1 > best_f1:
+            best_f1, best_epoch, bad_epochs = dev_f1, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+            # flair's AnnealOnPlateau: anneal once the bad epochs exceed the patience, then count afresh.
+            if bad_epochs > config.patience:
+                lr *= config.anneal_factor
+                bad_epochs = 0
+                for group in optimiser.param_groups:
+                    group["lr"] = lr
+                if lr < config.min_learning_rate:
+                    stopped = f"learning rate {lr:g} below {config.min_learning_rate:g}"
+                    break
+    seconds_total = time.perf_counter() - start_all
+    model.load_state_dict(best_state)
+    epochs = len(history)
+    return TrainingResult(
+        history=history,
+        best_epoch=best_epoch,
+        best_dev_f1=best_f1,
+        best_state=best_state,
+        seconds=seconds_total,
+        epochs=epochs,
+        seconds_per_epoch=seconds_total / epochs,
+        tokens_per_second=n_tokens * epochs / train_seconds if train_seconds > 0 else math.nan,
+        trainable_parameters=model.trainable_parameters(),
+        num_threads=threads,
+        seeds=seeds,
+        stopped_because=stopped,
+    )
