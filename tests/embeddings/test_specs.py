@@ -76,7 +76,8 @@ def test_bad_yaml_and_unknown_name(tmp_path):
         load_spec("nope")
 
 
-@pytest.mark.parametrize("name", PRETRAINED)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("flair") else n
+                                  for n in PRETRAINED])  # importing flair takes seconds
 def test_pretrained_specs_fail_offline_with_one_sentence(name, medner_root, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # nothing cached
@@ -165,3 +166,42 @@ def test_bert_default_builds_from_the_packaged_minilm(monkeypatch):
     assert embedder.dim == 384 and embedder.name == "bert"
     [vectors] = embedder.embed([["Aspirin", "81", "mg", "daily"]])
     assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+
+
+def test_embed_command_fills_the_cache_and_reports_oov(medner_root, tmp_path, capsys):
+    import json
+
+    from medner.cli import main
+    from medner.corpus.brat import write_brat_folder
+
+    corpus = tiny_corpus()
+    for split, docs in corpus.splits.items():
+        write_brat_folder(docs, tmp_path / "corpus" / split)
+    (tmp_path / "v.txt").write_text("aspirin 1 0\nmg 0 1\n00 1 1\n")
+    (tmp_path / "mini.yaml").write_text(f"family: static\nsource: {tmp_path / 'v.txt'}\n")
+    argv = ["embed", str(tmp_path / "mini.yaml"), "brat", "--path", str(tmp_path / "corpus"), "--json"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert set(first["splits"]) == {"train", "dev", "test"}
+    dev = first["splits"]["dev"]  # "Aspirin 325 mg PO once ."
+    assert not dev["hit"] and dev["tokens"] == 6
+    assert dev["oov"]["stages"] == {"exact": 1, "lowercase": 1, "digits": 0, "unknown": 4}
+    assert main(argv[:-1] + ["--splits", "dev"]) == 0
+    table = capsys.readouterr().out
+    assert "hit" in table and "66.67%" in table and "cache: 1 hits, 0 misses" in table
+    assert main(["embed", "glove-6b-100d", "brat", "--path", str(tmp_path / "corpus")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("medner: error: glove-6b-100d: download glove.6B.zip") and error.count("\n") == 1
+
+
+def test_embeddings_list_reports_offline_availability(medner_root, capsys, monkeypatch):
+    import json
+
+    from medner.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("medner.embeddings.specs._flair_availability", lambda model: (False, "not checked"))
+    assert main(["embeddings", "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["specs"]}
+    assert rows["glove"]["offline"] and rows["flair"]["offline"] and rows["bert"]["offline"]
+    assert not rows["glove-6b-100d"]["offline"] and rows["glove-6b-100d"]["family"] == "glove"

@@ -35,9 +35,13 @@ def register(subparsers) -> None:
     listing.set_defaults(func=_list_command)
     group.set_defaults(func=lambda args: group.print_help() or 0)
 
-    from medner.embeddings.benchmark import register_bench
-
-    register_bench(subparsers)
+    try:
+        from medner.embeddings.benchmark import register_bench
+    except ModuleNotFoundError as exc:  # only a checkout without the benchmark module; anything else is a bug
+        if exc.name != "medner.embeddings.benchmark":
+            raise
+    else:
+        register_bench(subparsers)
 
 
 def _embed_command(args: argparse.Namespace) -> int:
