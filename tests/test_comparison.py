@@ -18,6 +18,7 @@ from medner.comparison import (
     cost_data,
     embedding_compute_seconds,
     embedding_order,
+    in_domain_training_seconds,
     label_counts_by_split,
     learning_curves,
     main_table,
@@ -200,6 +201,17 @@ def test_cost_takes_embedding_time_from_the_run_that_filled_the_cache(runs):
     assert embedding_compute_seconds(flair) == (60.0, True)
     cached = [CostPoint("x", 1, 0.5, True, 10.0, 100, 0.5), CostPoint("x", 2, 0.7, True, 10.0, 100, 0.5)]
     assert embedding_compute_seconds(cached) == (0.7, False)
+
+
+def test_in_domain_training_seconds_from_the_training_record():
+    def metrics(record):
+        return {"config": {"embedding": {"training_record": record}}}
+
+    assert in_domain_training_seconds(metrics(None)) == 0.0  # pretrained
+    assert in_domain_training_seconds(metrics({"path": "p", "reused": True, "seconds": 42.5})) == 42.5
+    stacked = {"glove": {"reused": False, "seconds": 10.0}, "bert": None, "flair": {"seconds": 5.0}}
+    assert in_domain_training_seconds(metrics(stacked)) == 15.0
+    assert in_domain_training_seconds({}) == 0.0
 
 
 def test_label_counts_by_split_reads_corpus_statistics_and_flat_counts():

@@ -688,6 +688,8 @@ class CostPoint:
     training_seconds: float
     trainable_parameters: int
     f1: float
+    #: seconds spent training the in-domain vectors or language models (0 for pretrained embeddings)
+    embedding_training_seconds: float = 0.0
 
 
 def embedding_compute_seconds(points: Sequence[CostPoint]) -> tuple[float, bool]:
@@ -702,6 +704,22 @@ def embedding_compute_seconds(points: Sequence[CostPoint]) -> tuple[float, bool]
     if misses:
         return max(misses), True
     return max(p.embedding_seconds for p in points), False
+
+
+def in_domain_training_seconds(metrics: Mapping[str, Any]) -> float:
+    """Seconds the run's embedding spent on in-domain training (GloVe vectors, Flair LMs), 0 for pretrained.
+
+    Read from ``config.embedding.training_record``: a trained artefact that was reused
+    keeps the seconds of the training that made it, so every run reports the real cost;
+    a stacked embedding's record holds one record per part, which are summed.
+    """
+    record = metrics.get("config", {}).get("embedding", {}).get("training_record")
+    if not isinstance(record, Mapping):
+        return 0.0
+    if "seconds" in record:
+        seconds = record["seconds"]
+        return float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else 0.0
+    return sum(in_domain_training_seconds({"config": {"embedding": {"training_record": part}}}) for part in record.values())
 
 
 def cost_data(runs: Sequence[Run]) -> dict[str, list[CostPoint]]:
@@ -721,6 +739,7 @@ def cost_data(runs: Sequence[Run]) -> dict[str, list[CostPoint]]:
                         training_seconds=float(cost["training_seconds"]),
                         trainable_parameters=int(cost["trainable_parameters"]),
                         f1=run.score("strict", "micro", "f1"),
+                        embedding_training_seconds=in_domain_training_seconds(run.metrics),
                     )
                 )
             except KeyError as error:

@@ -533,9 +533,10 @@ def plot_training_curves(curves: Mapping[str, Sequence[TrainingCurve]], stem: st
 def plot_cost(points: Mapping[str, Sequence[CostPoint]], stem: str | Path, *, title: str | None = None) -> list[Path]:
     """Figure 8: strict micro-F1 against cost: seconds (left) and trainable parameters (right).
 
-    Seconds are the embedding's compute time (from a run that filled the cache; see
+    Seconds are the embedding's in-domain training (GloVe vectors, Flair LMs; 0 for
+    pretrained), its vector computation (from a run that filled the cache; see
     :func:`medner.comparison.embedding_compute_seconds`; marked "cached" when none
-    did) plus each seed's training time. Dots are seeds, the large marker the mean.
+    did) and each seed's tagger training. Dots are seeds, the large marker the mean.
     """
     names = [n for n in embedding_order(points) if points[n]]
     if not names:
@@ -549,7 +550,7 @@ def plot_cost(points: Mapping[str, Sequence[CostPoint]], stem: str | Path, *, ti
             compute, measured = embedding_compute_seconds(group)
             if not measured:
                 cached.append(embedding)
-            seconds = np.array([compute + p.training_seconds for p in group])
+            seconds = np.array([p.embedding_training_seconds + compute + p.training_seconds for p in group])
             parameters = np.array([p.trainable_parameters for p in group], dtype=float) / 1e6
             f1 = _percent([p.f1 for p in group])
             colour, marker = colours[embedding], markers[embedding]
@@ -561,8 +562,8 @@ def plot_cost(points: Mapping[str, Sequence[CostPoint]], stem: str | Path, *, ti
                 )
         left.set_xscale("log")
         _plain_log_axis(left.xaxis)
-        left.set_xlabel("embedding + training time (s, log scale)")
-        right.set_xlabel("trainable parameters of the tagger (millions)")
+        left.set_xlabel("embedding (in-domain training + vectors)\n+ tagger training (s, log scale)")
+        right.set_xlabel("trainable parameters\nof the tagger (millions)")
         left.set_ylabel("strict micro-F1 (%)")
         for axes in (left, right):
             axes.grid(True, axis="both")
