@@ -13,10 +13,10 @@ accumulators starting at 1, as the reference ``glove.c``); the written vector
 of a word is w_i + c_i, the paper's sum of word and context vectors.
 
 Why our own implementation: no maintained GloVe library installs on Python
-3.11 from PyPI here (checked: ``glove-python-binary`` has no wheel for 3.11,
-``glove-python`` 0.1.0 is a 2016 source release that does not build,
-``glove-py`` fails to build its metadata, ``mittens`` needs a dense V x V
-matrix), and the Stanford C tool is a separate build. This module is small,
+3.11 from PyPI here (checked: ``glove-python-binary`` has no distribution for
+3.11, ``glove-py`` 0.2.3 fails to build its metadata, ``glove-python`` is a 2016
+source-only release 0.1.0, ``mittens`` takes a dense V x V matrix), and the
+Stanford C tool is a separate build. This module is small,
 pure numpy + scipy, and tested against a brute-force evaluation of the objective.
 
 The reference code updates one entry at a time with lock-free threads; here the
