@@ -62,7 +62,7 @@ class TrainingConfig:
     pool_batches: int = 20  # batches per length-sorting pool (bucketing granularity)
     eval_batch_size: int = 256  # sentences per batch when predicting
     seed: int = 0  # seeds random, numpy and torch
-    num_threads: int | None = None  # torch CPU threads; None = all available cores
+    num_threads: int | None = 1  # torch CPU threads; None = all available cores (see train_tagger)
 
 
 @dataclass
@@ -243,6 +243,11 @@ def train_tagger(
         config: the schedule; ``TrainingConfig()`` when omitted.
         progress: "bar" (tqdm per epoch), "lines" (one line per epoch through ``log``), "none" or "auto".
         log: where epoch lines go.
+
+    Threads: one by default. The LSTM's per-step matrices (batch x 256) are too small to
+    gain much from more threads, and when other processes share the cores (``make -j2``,
+    a notebook beside a run) OpenMP threads waiting on each other made an epoch about
+    five times slower with two threads than with one on the 2-core machine this was built on.
     """
     config = config or TrainingConfig()
     if len(train_vectors) != len(train_tags):

@@ -1,0 +1,300 @@
+"""Training speed and accuracy against flair's own SequenceTagger + ModelTrainer, same embeddings, same schedule.
+
+Both sides train on PHEE with the ``bert`` default embedding (all-MiniLM-L6-v2,
+mean of the last four layers, first-subword pooling, frozen) for the same number
+of epochs, with the same hyperparameters (hidden 256, one BiLSTM layer, CRF,
+re-projection, word dropout 0.05, locked dropout 0.5, SGD lr 0.1, batch 32,
+annealing 0.5 / patience 3), the same tokens (our tokeniser) and the same BIO tags:
+
+* ours: the vectors are computed once into a fresh cache, then
+  :func:`medner.training.train_tagger` trains on them;
+* flair: ``TransformerWordEmbeddings`` over the same model folder and
+  ``ModelTrainer.train(embeddings_storage_mode="cpu")``: the first epoch embeds,
+  later epochs reuse the stored vectors.
+
+Each side runs in its own subprocess, so its peak resident memory is its own, and
+with the same number of torch threads. Both are scored by OUR span scorer
+(strict micro-F1 on character offsets) on the same test documents: flair's predicted
+spans are mapped back to our tokens' offsets. Seconds per epoch include the dev
+evaluation on both sides (flair evaluates dev after every epoch too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from medner import paths
+
+#: The speed and accuracy targets the benchmark reports against.
+TARGET_SPEEDUP = 5.0
+TARGET_F1_GAP = 0.015
+
+
+def _prepared(phee: str | Path):
+    """PHEE documents and tagged sentences per split, and the label list."""
+    from medner.corpus.registry import load_corpus
+    from medner.corpus.tagging import tag_documents
+
+    corpus = load_corpus("phee", path=phee)
+    sentences = {}
+    for split in ("train", "dev", "test"):
+        tagged, _ = tag_documents(corpus.splits[split], scheme="BIO")
+        sentences[split] = [s for s in tagged if len(s) > 0]
+    return corpus, sentences
+
+
+def _score(corpus, sentences, predicted_tags: list[list[str]]) -> dict:
+    from medner.corpus.tagging import decode_documents
+    from medner.evaluation.span import score_documents
+
+    docs = corpus.splits["test"]
+    pred = decode_documents(docs, sentences["test"], predicted_tags, scheme="BIO")
+    return score_documents(docs, pred, labels=list(corpus.labels))["strict"]["micro"]
+
+
+def _peak_rss_mb() -> float:
+    from medner.training import peak_rss_mb
+
+    return peak_rss_mb()
+
+
+def run_ours(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[str, Any]:
+    """Our side, in this process: fresh cache fill, training on cached vectors, test prediction."""
+    import torch
+
+    from medner.embeddings.cache import EmbeddingCache
+    from medner.embeddings.specs import build_embedder
+    from medner.model import BiLSTMCRFTagger
+    from medner.runs import tag_dictionary
+    from medner.training import TrainingConfig, predict_tags, train_tagger
+
+    torch.set_num_threads(threads)
+    corpus, sentences = _prepared(phee)
+    labels = list(corpus.labels)
+    tags = tag_dictionary(labels)
+    index = {t: i for i, t in enumerate(tags)}
+    started = time.perf_counter()
+    embedder = build_embedder("bert", corpus, progress=False)
+    with tempfile.TemporaryDirectory(prefix="medner-bench-cache-") as cache_root:
+        cache = EmbeddingCache(cache_root)
+        vectors = {
+            split: cache.load_or_compute(embedder, corpus.name, split, [s.words for s in sentences[split]], progress=False)
+            for split in ("train", "dev", "test")
+        }
+        embedding_seconds = time.perf_counter() - started
+
+        from medner.corpus.tagging import decode_documents
+        from medner.evaluation.span import score_documents
+
+        def dev_f1(predicted):
+            strings = [[tags[i] for i in row] for row in predicted]
+            pred = decode_documents(corpus.splits["dev"], sentences["dev"], strings)
+            return score_documents(corpus.splits["dev"], pred, labels=labels)["strict"]["micro"]["f1"]
+
+        torch.manual_seed(seed)
+        model = BiLSTMCRFTagger(embedder.dim, len(tags))
+        config = TrainingConfig(max_epochs=epochs, seed=seed, num_threads=threads)
+        train_tags = [[index[t] for t in s.tags] for s in sentences["train"]]
+        result = train_tagger(model, vectors["train"], train_tags, vectors["dev"], dev_f1, config, progress="none")
+        predicted = [[tags[i] for i in row] for row in predict_tags(model, vectors["test"])]
+    total = time.perf_counter() - started
+    return {
+        "epoch_seconds": [r.seconds for r in result.history],
+        "dev_f1": [r.dev_f1 for r in result.history],
+        "embedding_seconds": embedding_seconds,
+        "total_seconds": total,
+        "test_strict_micro": _score(corpus, sentences, predicted),
+        "peak_rss_mb": _peak_rss_mb(),
+        "trainable_parameters": result.trainable_parameters,
+        "threads": threads,
+    }
+
+
+def run_flair(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[str, Any]:
+    """flair's side, in this process: SequenceTagger + ModelTrainer on the same tokens, tags and model folder."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import flair
+    import torch
+    from flair.data import Corpus as FlairCorpus
+    from flair.data import Sentence as FlairSentence
+    from flair.embeddings import TransformerWordEmbeddings
+    from flair.models import SequenceTagger
+    from flair.trainers import ModelTrainer
+    from flair.trainers.plugins.base import TrainerPlugin
+
+    from medner.embeddings.specs import load_spec
+    from medner.embeddings.transformer import minilm_path
+
+    torch.set_num_threads(threads)
+    flair.set_seed(seed)
+    corpus, sentences = _prepared(phee)
+    spec = load_spec("bert")
+    if spec.options.get("layers") != "last4" or spec.options.get("pooling") != "first":
+        raise ValueError(f"the bert spec changed ({spec.options}); update the flair side to the same layers and pooling")
+
+    def to_flair(ours) -> FlairSentence:
+        sentence = FlairSentence([t.text for t in ours.tokens])
+        start = None
+        label = None
+        for i, tag in enumerate(ours.tags + ["O"]):
+            if start is not None and not (tag.startswith("I-") and tag[2:] == label):
+                sentence[start:i].add_label("ner", label)
+                start = None
+            if tag.startswith("B-") or (tag.startswith("I-") and start is None):
+                start, label = i, tag[2:]
+        return sentence
+
+    data = {split: [to_flair(s) for s in sentences[split]] for split in ("train", "dev", "test")}
+    flair_corpus = FlairCorpus(train=data["train"], dev=data["dev"], test=data["test"], sample_missing_splits=False)
+    label_dictionary = flair_corpus.make_label_dictionary("ner", add_unk=False)
+
+    class EpochTimer(TrainerPlugin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = 0.0
+            self.seconds: list[float] = []
+            self.dev_f1: list[float] = []
+
+        @TrainerPlugin.hook
+        def before_training_epoch(self, **kw):
+            self.start = time.perf_counter()
+
+        @TrainerPlugin.hook
+        def after_evaluation(self, validation_scores, **kw):
+            self.seconds.append(time.perf_counter() - self.start)
+            self.dev_f1.append(float(validation_scores[0]))
+
+    started = time.perf_counter()
+    embeddings = TransformerWordEmbeddings(
+        str(minilm_path()), layers="-1,-2,-3,-4", layer_mean=True, subtoken_pooling="first",
+        fine_tune=False, allow_long_sentences=True,
+    )
+    tagger = SequenceTagger(
+        hidden_size=256, embeddings=embeddings, tag_dictionary=label_dictionary, tag_type="ner",
+        tag_format="BIO", use_crf=True, use_rnn=True, rnn_layers=1, reproject_embeddings=True,
+        dropout=0.0, word_dropout=0.05, locked_dropout=0.5,
+    )
+    timer = EpochTimer()
+    with tempfile.TemporaryDirectory(prefix="medner-bench-flair-") as base:
+        ModelTrainer(tagger, flair_corpus).train(
+            base, learning_rate=0.1, mini_batch_size=32, max_epochs=epochs, anneal_factor=0.5, patience=3,
+            min_learning_rate=1e-4, embeddings_storage_mode="cpu", save_final_model=False,
+            create_file_logs=False, create_loss_file=False, plugins=[timer],
+        )
+    # The trainer has loaded the best dev epoch's weights back; predict the test set.
+    test = [FlairSentence([t.text for t in s.tokens]) for s in sentences["test"]]
+    tagger.predict(test, mini_batch_size=32, label_name="predicted")
+    predicted = []
+    for flair_sentence in test:
+        row = ["O"] * len(flair_sentence)
+        for span in flair_sentence.get_spans("predicted"):
+            first = span.tokens[0].idx - 1
+            row[first] = f"B-{span.tag}"
+            for token in span.tokens[1:]:
+                row[token.idx - 1] = f"I-{span.tag}"
+        predicted.append(row)
+    total = time.perf_counter() - started
+    return {
+        "epoch_seconds": timer.seconds,
+        "dev_f1": timer.dev_f1,
+        "total_seconds": total,
+        "test_strict_micro": _score(corpus, sentences, predicted),
+        "peak_rss_mb": _peak_rss_mb(),
+        "trainable_parameters": sum(p.numel() for p in tagger.parameters() if p.requires_grad),
+        "threads": threads,
+    }
+
+
+def _side_in_subprocess(side: str, phee: Path, epochs: int, seed: int, threads: int) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = Path(handle.name)
+    try:
+        command = [sys.executable, "-m", "medner.benchmark_flair", side, str(phee), str(epochs), str(seed), str(threads), str(out)]
+        completed = subprocess.run(command, check=False)
+        if completed.returncode != 0:
+            raise RuntimeError(f"the {side} side of the benchmark failed (exit {completed.returncode}): {' '.join(command)}")
+        return json.loads(out.read_text(encoding="utf-8"))
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def after_first(seconds: list[float]) -> float:
+    """Mean seconds of the epochs after the first (the first embeds on flair's side)."""
+    rest = seconds[1:] or seconds
+    return statistics.fmean(rest)
+
+
+def benchmark(phee: str | Path | None = None, *, epochs: int = 5, seed: int = 1, threads: int = 1,
+              out: str | Path | None = None) -> dict:
+    """Run both sides, write the figures as JSON to ``out`` and return them."""
+    phee = Path(phee) if phee else paths.default_phee_path()
+    if not (phee / "train").is_dir():
+        raise FileNotFoundError(f"{phee} has no train/ folder: the benchmark needs the PHEE corpus (--path)")
+    if epochs < 2:
+        raise ValueError(f"epochs must be at least 2 (seconds per epoch are taken after the first), got {epochs}")
+    out = Path(out) if out else paths.results_dir() / "bench" / "training.json"
+    ours = _side_in_subprocess("ours", phee, epochs, seed, threads)
+    theirs = _side_in_subprocess("flair", phee, epochs, seed, threads)
+    ours_epoch, flair_epoch = after_first(ours["epoch_seconds"]), after_first(theirs["epoch_seconds"])
+    f1_ours, f1_flair = ours["test_strict_micro"]["f1"], theirs["test_strict_micro"]["f1"]
+    figures = {
+        "corpus": str(phee),
+        "embedding": "bert",
+        "epochs": epochs,
+        "seed": seed,
+        "threads": threads,
+        "seconds_per_epoch_after_first": {"ours": ours_epoch, "flair": flair_epoch},
+        "speedup": flair_epoch / ours_epoch,
+        "total_seconds": {"ours": ours["total_seconds"], "flair": theirs["total_seconds"]},
+        "test_strict_micro_f1": {"ours": f1_ours, "flair": f1_flair},
+        "f1_gap_points": 100 * (f1_flair - f1_ours),
+        "peak_rss_mb": {"ours": ours["peak_rss_mb"], "flair": theirs["peak_rss_mb"]},
+        "targets": {
+            "speedup_at_least": TARGET_SPEEDUP,
+            "f1_gap_at_most_points": 100 * TARGET_F1_GAP,
+            "speedup_met": flair_epoch / ours_epoch >= TARGET_SPEEDUP,
+            "f1_met": f1_flair - f1_ours <= TARGET_F1_GAP,
+        },
+        "ours": ours,
+        "flair": theirs,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+    return figures
+
+
+def format_figures(figures: dict) -> str:
+    """The benchmark's figures as a few readable lines."""
+    s, t, f, m = (figures["seconds_per_epoch_after_first"], figures["total_seconds"],
+                  figures["test_strict_micro_f1"], figures["peak_rss_mb"])
+    return "\n".join([
+        f"PHEE, bert (MiniLM), {figures['epochs']} epochs, seed {figures['seed']}, {figures['threads']} torch thread(s)",
+        f"seconds per epoch after the first: ours {s['ours']:.2f}  flair {s['flair']:.2f}  "
+        f"ratio {figures['speedup']:.1f}x (target >= {TARGET_SPEEDUP:g}x)",
+        f"total seconds:                     ours {t['ours']:.1f}  flair {t['flair']:.1f}",
+        f"test strict micro-F1:              ours {f['ours']:.4f}  flair {f['flair']:.4f}  "
+        f"gap {figures['f1_gap_points']:+.2f} points (target <= {100 * TARGET_F1_GAP:g})",
+        f"peak resident memory (MiB):        ours {m['ours']:.0f}  flair {m['flair']:.0f}",
+    ])
+
+
+def main(argv: list[str]) -> int:
+    """Subprocess entry: ``python -m medner.benchmark_flair ours|flair PHEE EPOCHS SEED THREADS OUT.json``."""
+    side, phee, epochs, seed, threads, out = argv
+    run = {"ours": run_ours, "flair": run_flair}[side]
+    result = run(Path(phee), int(epochs), int(seed), int(threads))
+    Path(out).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
