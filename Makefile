@@ -130,7 +130,11 @@ COMPARE := $(CORPUS_DIR)/03-compare.ipynb
 COMPARE_PARAMS = $(CORPUS_PARAMS) -r stats_path '$(abspath $(STATS))' -r results_root '$(abspath $(RESULTS))' \
 	-r figures_dir '$(abspath $(FIGURES))/$(CORPUS)' -p progress lines
 # A figure or table deleted by hand makes the comparison out of date (03-compare lists what it wrote).
-COMPARE_WROTE := $(file <$(FIGURES)/$(CORPUS)/files.txt)
+define newline
+
+
+endef
+COMPARE_WROTE := $(subst $(newline), ,$(file <$(FIGURES)/$(CORPUS)/files.txt))
 ifneq ($(filter-out $(wildcard $(COMPARE_WROTE)),$(COMPARE_WROTE)),)
 $(COMPARE): .FORCE
 endif

@@ -260,14 +260,19 @@ def _in_notebook() -> bool:
 
 
 def show_table(rows: Sequence[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]], *, title: str = "",
-               digits: int = 3) -> None:
+               digits: int = 3, max_rows: int = 100) -> None:
     """Show a table: a list of row dicts, or a dict of rows keyed by their first column.
 
-    HTML in a notebook, aligned plain text elsewhere; floats rounded to ``digits``.
+    HTML in a notebook, aligned plain text elsewhere; floats rounded to ``digits``; at most
+    ``max_rows`` rows, with a last line saying how many were left out.
     """
     if isinstance(rows, Mapping):
         rows = [{"": key, **dict(value)} for key, value in rows.items()]
     rows = list(rows)
+    left_out = max(0, len(rows) - max_rows)
+    rows = rows[:max_rows]
+    if left_out:
+        title = f"{title} (first {max_rows} rows; {left_out} more not shown)".strip()
     columns: list[str] = []
     for row in rows:
         columns.extend(c for c in row if c not in columns)
@@ -311,9 +316,9 @@ def show_markdown_file(path: str | os.PathLike[str]) -> None:
     """Render a Markdown file (a table) in a notebook; print it anywhere else."""
     text = Path(path).read_text(encoding="utf-8")
     if _in_notebook():
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
-        display(Markdown(text))
+        display({"text/markdown": text, "text/plain": text}, raw=True)
     else:
         print(text)
 

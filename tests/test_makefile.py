@@ -1,0 +1,153 @@
+"""The Makefile: help lists every target, run folders match medner.runs, and the study runs end to end and resumes.
+
+The end-to-end test runs ``make -j2 all`` once on a tiny configuration (tiny demo corpus,
+GloVe and BERT, one seed, two epochs) into a temporary MEDNER_ROOT, shared by the
+assertions below through a module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["EMBEDDINGS=glove bert", "SEEDS=1", "EPOCHS=2", "DEMO_SIZE=200", "ERRORS_N=3"]
+
+
+def make(*args: str, root: Path, check: bool = True, timeout: float = 900, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """Run make in ``cwd`` (the repository) with results, figures and embedding artefacts under ``root``."""
+    env = {**os.environ, "MEDNER_ROOT": str(root)}
+    for name in ("CORPUS", "CORPUS_PATH", "LABEL_MAP", "EMBEDDINGS", "SEEDS", "FRACTIONS", "EPOCHS", "RESULTS", "FIGURES"):
+        env.pop(name, None)  # the caller's environment must not change the configuration under test
+    result = subprocess.run(["make", "--no-print-directory", *args, f"MEDNER_ROOT={root}"], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"make {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def test_help_lists_every_target_with_a_line() -> None:
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([a-z][a-z-]*):(?!=)", makefile, flags=re.M))
+    help_text = subprocess.run(["make", "--no-print-directory", "help"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    listed = {line.split()[0] for line in help_text.splitlines() if line.strip()}
+    assert {"all", "test", "lab", "clean", "distclean", "figures", "compare", "runs", "embeddings", "corpus", "bench"} <= targets
+    assert targets <= listed, f"targets without a ## line: {sorted(targets - listed)}"
+
+
+def test_run_targets_are_the_run_folders_of_medner_runs(tmp_path) -> None:
+    runs = pytest.importorskip("medner.runs")
+    dry = make("-n", "runs", "EMBEDDINGS=glove bert", "SEEDS=1 2", "FRACTIONS=0.25 0.5 1.0", root=tmp_path).stdout
+    written = set(re.findall(r"(\S+)/\.make/(\S+)\.ipynb", dry))
+    expected = {
+        runs.run_dir(tmp_path / "results", "demo", embedding, seed, fraction)
+        for embedding in ("glove", "bert") for seed in (1, 2) for fraction in (0.25, 0.5, 1.0)
+    }
+    for folder in expected:
+        assert f"mv -f" in dry
+        assert str(folder / "02-train.ipynb") in dry, f"no run writes into {folder}:\n{dry[:3000]}"
+    assert dry.count("notebooks/02-train.ipynb") == len(expected)
+    assert written  # executed notebooks go through a temporary name before they are moved into place
+
+
+def frozen_checkout(folder: Path) -> Path:
+    """A copy of what the Makefile reads (sources keep their mtimes), sharing the repository's .venv.
+
+    Make compares the copy's timestamps, so editing the working tree while the test runs
+    cannot make a finished step look out of date; the notebooks still import the
+    installed package, so the code that runs is the repository's.
+    """
+    for name in ("Makefile", "requirements.txt", "constraints.txt", "pyproject.toml"):
+        shutil.copy2(REPO / name, folder / name)
+    for name in ("lib", "notebooks", "embeddings", "tools"):
+        shutil.copytree(REPO / name, folder / name, copy_function=shutil.copy2,
+                        ignore=shutil.ignore_patterns("__pycache__", "cache", "trained", "*.egg-info"))
+    (folder / ".venv").symlink_to(REPO / ".venv")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> tuple[Path, Path]:
+    """(MEDNER_ROOT, checkout) after one ``make -j2 all`` on the tiny configuration."""
+    root = tmp_path_factory.mktemp("study")
+    checkout = frozen_checkout(tmp_path_factory.mktemp("checkout"))
+    result = make("-j2", "all", *TINY, root=root, cwd=checkout)
+    (root / "make.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+    return root, checkout
+
+
+def _files(root: Path) -> dict[Path, float]:
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_make_all_writes_every_step_output(study) -> None:
+    root, _ = study
+    corpus = root / "results" / "demo"
+    assert (corpus / "corpus-stats.json").is_file() and (corpus / "00-corpus.ipynb").is_file()
+    for embedding in ("glove", "bert"):
+        assert (corpus / "embeddings" / f"{embedding}.json").is_file()
+        run = corpus / embedding / "seed-1"
+        for name in ("metrics.json", "history.csv", "02-train.ipynb", "errors.html", "04-errors.ipynb"):
+            assert (run / name).is_file(), f"{run / name} missing"
+    assert (corpus / "03-compare.ipynb").is_file()
+    figures = root / "figures" / "demo"
+    listed = (figures / "files.txt").read_text(encoding="utf-8").split()
+    assert any(p.endswith(".pdf") for p in listed) and any(p.endswith(".png") for p in listed)
+    assert all(Path(p).is_file() for p in listed)
+    assert (figures / "summary.csv").is_file()
+    # Nothing half-written is left behind: temporary notebooks were moved into place.
+    assert not list((corpus / ".make").glob("*.ipynb"))
+
+
+@pytest.mark.slow
+def test_the_batch_log_has_one_line_per_epoch_and_no_carriage_returns(study) -> None:
+    root, _ = study
+    log = (root / "make.log").read_text(encoding="utf-8")
+    assert "\r" not in log
+    assert len(re.findall(r"^epoch +\d+ ", log, flags=re.M)) == 4, log[-3000:]  # 2 runs x 2 epochs, a line each
+    for embedding in ("glove", "bert"):
+        assert f"{embedding} test:" in log  # the embedding step's line per split
+
+
+@pytest.mark.slow
+def test_a_second_make_finds_nothing_to_do(study) -> None:
+    root, checkout = study
+    before = _files(root / "results") | _files(root / "figures")
+    assert make("-q", "all", *TINY, root=root, cwd=checkout, check=False).returncode == 0, "make -q: something is out of date"
+    again = make("all", *TINY, root=root, cwd=checkout)
+    assert "papermill" not in again.stdout
+    assert _files(root / "results") | _files(root / "figures") == before
+
+
+@pytest.mark.slow
+def test_editing_one_notebook_or_module_reruns_only_what_depends_on_it(study) -> None:
+    root, checkout = study
+
+    def would_run(changed: str) -> set[str]:
+        dry = make("-n", "-W", changed, "all", *TINY, root=root, cwd=checkout).stdout
+        return set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry))
+
+    assert would_run("notebooks/03-compare.ipynb") == {"03"}
+    assert would_run("lib/medner/figures.py") == {"00", "03"}
+    assert would_run("lib/medner/error_browser.py") == {"04"}
+    assert would_run("lib/medner/training.py") >= {"02", "03", "04"}
+    assert "00" not in would_run("lib/medner/training.py")
+
+
+@pytest.mark.slow
+def test_a_deleted_figure_reruns_only_the_comparison(study) -> None:
+    root, checkout = study
+    figure = root / "figures" / "demo" / "02-per-label-f1.png"
+    aside = figure.with_name("aside.png")
+    figure.rename(aside)
+    try:
+        dry = make("-n", "all", *TINY, root=root, cwd=checkout).stdout
+    finally:
+        aside.rename(figure)
+    assert set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry)) == {"03"}
