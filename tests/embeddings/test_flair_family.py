@@ -39,6 +39,7 @@ def tiny_lms(tmp_path_factory) -> tuple[Path, Path]:
     return forward, backward
 
 
+@pytest.mark.slow
 def test_training_writes_the_model_a_record_and_nothing_else(tiny_lms):
     forward, backward = tiny_lms
     for path, direction in ((forward, "forward"), (backward, "backward")):
@@ -71,6 +72,7 @@ def test_embedder_gives_one_vector_per_token_forward_then_backward(tiny_lms):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_by_seed(tiny_lms, tmp_path):
     again = train_flair_lm(PARAGRAPH, tmp_path / "again", is_forward=True, **TINY)
     first = torch.load(tiny_lms[0], weights_only=False)["state_dict"]
@@ -80,6 +82,7 @@ def test_training_is_deterministic_by_seed(tiny_lms, tmp_path):
         assert torch.equal(first[key], second[key]), key
 
 
+@pytest.mark.slow
 def test_fingerprint_follows_the_lm_files(tiny_lms, tmp_path):
     forward, backward = tiny_lms
     a = FlairCharLMEmbedder(forward, backward)

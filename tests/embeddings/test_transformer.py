@@ -252,9 +252,20 @@ def test_bad_options_are_refused(bert_dir):
     assert TransformerEmbedder(str(bert_dir), max_length=20, stride=18).stride == 9  # half the 18-subword window
 
 
+def test_folder_without_weights_fails_with_one_line(bert_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "config-only"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(bert_dir / name, folder / name)
+    with pytest.raises(EmbeddingUnavailableError, match=f"cannot load a transformer model from {folder}") as caught:
+        TransformerEmbedder(str(folder))
+    assert "\n" not in str(caught.value)
+
+
 def test_hub_model_offline_fails_with_one_sentence(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     start = time.perf_counter()
     with pytest.raises(EmbeddingUnavailableError) as caught:
         TransformerEmbedder("emilyalsentzer/Bio_ClinicalBERT")
@@ -287,3 +298,22 @@ def test_minilm_end_to_end(monkeypatch):
     tokens = model.encode("the patient took 100 mg .", output_value="token_embeddings", convert_to_numpy=True)
     ours = embedder.embed([["the", "patient", "took", "100", "mg", "."]])[0]
     np.testing.assert_allclose(ours, np.asarray(tokens)[1:7], rtol=1e-4, atol=1e-4)
+
+
+def test_cache_benchmark_computes_then_reads(bert_dir, tmp_path):
+    from medner.embeddings.benchmark import benchmark_cache
+
+    sentences = [s for s in SENTENCES if s] * 4
+    result = benchmark_cache(sentences, embedder=TransformerEmbedder(str(bert_dir)), cache_root=tmp_path / "cache")
+    assert result["tokens"] == sum(map(len, sentences))
+    assert result["compute_seconds"] > 0 and result["read_seconds"] > 0
+    assert result["speedup"] == pytest.approx(result["compute_seconds"] / result["read_seconds"])
+    with pytest.raises(RuntimeError, match="already holds this split"):
+        benchmark_cache(sentences, embedder=TransformerEmbedder(str(bert_dir)), cache_root=tmp_path / "cache")
+
+
+def test_bench_command_is_registered():
+    from medner.cli import build_parser
+
+    args = build_parser().parse_args(["bench-embeddings", "--corpus", "demo", "--limit", "5", "--out", "x.json"])
+    assert args.func.__name__ == "_bench_command" and args.limit == 5 and args.repeats == 3

@@ -221,8 +221,8 @@ class _EpochProgress(logging.Filter):
     """Turns flair's trainer log into one progress bar over epochs (and keeps the rest quiet).
 
     The trainer logs a line per batch group, a generated text sample per epoch and an
-    "end of split" summary; only the summary is used, to advance the bar and show the
-    validation perplexity.
+    "end of split" summary at INFO level; the summary advances the bar and shows the
+    validation perplexity, the INFO lines are dropped, warnings and errors pass.
     """
 
     def __init__(self, bar) -> None:
@@ -238,7 +238,7 @@ class _EpochProgress(logging.Filter):
             if self.bar is not None:
                 self.bar.update(1)
                 self.bar.set_postfix(valid_ppl=f"{math.exp(loss):.2f}")
-        return False
+        return record.levelno >= logging.WARNING
 
 
 def _seed_everything(seed: int) -> None:

@@ -182,15 +182,22 @@ class TransformerEmbedder(TokenEmbedder):
         self.batch_size = batch_size
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
-        self.config = AutoConfig.from_pretrained(self.folder, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True, use_fast=True)
+        try:
+            self.config = AutoConfig.from_pretrained(self.folder, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True, use_fast=True)
+            if getattr(tokenizer, "add_prefix_space", None) is False:
+                # Byte-level BPE (RoBERTa) only accepts pre-split words with a prefix space.
+                tokenizer = AutoTokenizer.from_pretrained(
+                    self.folder, local_files_only=True, use_fast=True, add_prefix_space=True
+                )
+            self.model = AutoModel.from_pretrained(self.folder, local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            # a folder with missing or foreign files: say which folder, in one line
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EmbeddingUnavailableError(f"cannot load a transformer model from {self.folder}: {reason}") from exc
         if not tokenizer.is_fast:
             raise ValueError(f"{self.source}: word alignment needs a fast tokenizer (tokenizer.json), got {type(tokenizer).__name__}")
-        if getattr(tokenizer, "add_prefix_space", None) is False:
-            # Byte-level BPE (RoBERTa) only accepts pre-split words with a prefix space.
-            tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True, use_fast=True, add_prefix_space=True)
         self.tokenizer = tokenizer
-        self.model = AutoModel.from_pretrained(self.folder, local_files_only=True)
         self.model.eval()
         self.model.requires_grad_(False)
         self.model.to(self.device)
