@@ -41,7 +41,7 @@ LABEL_MAP ?=
 EMBEDDINGS ?= glove flair bert
 SEEDS ?= 1 2 3
 FRACTIONS ?= 1.0
-EPOCHS ?= 20
+EPOCHS ?= 10
 DEMO_SIZE ?= 3000
 ERRORS_N ?= 20
 MEDNER_ROOT ?= $(CURDIR)
@@ -177,7 +177,7 @@ figures: $(STAMP) ## Redraw the figures and tables from the runs already finishe
 	$(call execute,$(NB)/03-compare.ipynb,$(COMPARE),$(COMPARE_PARAMS))
 
 lab: $(STAMP) ## Start JupyterLab on the notebooks
-	$(BIN)/jupyter lab --notebook-dir=$(NB)
+	$(BIN)/jupyter lab --notebook-dir=$(NB) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
 bench: $(STAMP) ## Benchmarks: training speed vs flair, embedder speed vs bare transformers (PHEE)
 	@ran=0; for cmd in bench bench-embeddings; do \
