@@ -9,7 +9,10 @@ import json
 def _train(args: argparse.Namespace) -> int:
     from medner.runs import execute_run
 
-    if args.epochs < 1:
+    from medner.runs import DEFAULT_MAX_EPOCHS
+
+    epochs = DEFAULT_MAX_EPOCHS if args.epochs is None else args.epochs
+    if epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     metrics = execute_run(
         args.corpus,
@@ -19,7 +22,7 @@ def _train(args: argparse.Namespace) -> int:
         corpus_path=args.path,
         label_map=args.label_map,
         results_root=args.results,
-        max_epochs=args.epochs,
+        max_epochs=epochs,
         force=args.force,
         progress=args.progress,
         num_threads=args.threads,
@@ -51,7 +54,7 @@ def register(subparsers) -> None:
     train.add_argument("--fraction", type=float, default=1.0, help="share of training documents, in (0, 1] (default 1)")
     train.add_argument("--path", default=None, help="corpus folder (brat train/ dev/ test/)")
     train.add_argument("--label-map", default=None, help="file mapping corpus labels to n2c2 labels")
-    train.add_argument("--epochs", type=int, default=20, help="maximum epochs (default 20)")
+    train.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: medner.runs.DEFAULT_MAX_EPOCHS)")
     train.add_argument("--results", default=None, help="results folder (default results/)")
     train.add_argument("--force", action="store_true", help="train again even if the run folder holds a finished run")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
