@@ -159,7 +159,7 @@ runs: $(STAMP) $(RUN_METRICS) ## Train every run (embedding x seed x fraction); 
 define run_rule
 $(call run_dir,$1,$2,$3)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(CORPUS_DIR)/embeddings/$1.json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) | $(STAMP)
 	$$(call execute,$$<,$(call run_dir,$1,$2,$3)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3 -p max_epochs $(EPOCHS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines)
-	@test -f $$@ || { echo "$$@ was not written by 02-train" >&2; exit 1; }
+	@test -f $$@ || { echo "$$@ was not written by 02-train: write FRACTIONS in their shortest form (0.5, not 0.50), as run folders are named" >&2; exit 1; }
 
 $(call run_dir,$1,$2,$3)/errors.html: $(call run_dir,$1,$2,$3)/metrics.json $(NB)/04-errors.ipynb $(LIB_ERRORS) | $(STAMP)
 	$$(call execute,$(NB)/04-errors.ipynb,$(call run_dir,$1,$2,$3)/04-errors.ipynb,$(CORPUS_PARAMS) -r run_dir '$(abspath $(call run_dir,$1,$2,$3))' -r page_path '$$(abspath $$@)' -p worst_n $(ERRORS_N))
