@@ -216,7 +216,13 @@ def _bench_command(args: argparse.Namespace) -> int:
     sentences = corpus_sentences(args.corpus, args.path, args.split)
     if args.limit is not None:
         sentences = sentences[: args.limit]
-    results = run_benchmarks(sentences, repeats=args.repeats)
+    from medner.cli import CommandError
+    from medner.embeddings.base import EmbeddingUnavailableError
+
+    try:
+        results = run_benchmarks(sentences, repeats=args.repeats)
+    except EmbeddingUnavailableError as exc:
+        raise CommandError(str(exc)) from exc
     results["corpus"] = {"name": args.corpus, "path": str(args.path) if args.path else None, "split": args.split}
     minilm, cache = results["minilm"], results["cache"]
     print(
