@@ -104,11 +104,11 @@ $(shell mkdir -p '$(dir $(TRAIN_CONFIG))')$(file >$(TRAIN_CONFIG),$(TRAIN_CONFIG
 endif
 endif
 
-# Library sources, precisely: the CLI modules drive no notebook, and the report
+# Library sources, precisely: the CLI and benchmark modules drive no notebook, and the report
 # modules only the steps that draw; editing them re-runs only those steps.
 LIB := lib/medner
 LIB_ALL := $(shell find $(LIB) -name '*.py')
-LIB_CLI := $(LIB)/cli.py $(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py)
+LIB_CLI := $(LIB)/cli.py $(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py $(LIB)/*bench*.py $(LIB)/*/*bench*.py)
 LIB_REPORT := $(LIB)/comparison.py $(LIB)/figures.py $(LIB)/tables.py $(LIB)/error_browser.py
 LIB_BASE := $(LIB)/__init__.py $(LIB)/paths.py $(LIB)/notebook_tools.py $(filter-out $(LIB_CLI),$(wildcard $(LIB)/corpus/*.py))
 LIB_EMBED := $(LIB_BASE) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/embeddings/*.py)) $(LIB)/training.py

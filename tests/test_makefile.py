@@ -138,6 +138,9 @@ def test_editing_one_notebook_or_module_reruns_only_what_depends_on_it(study) ->
     assert would_run("lib/medner/error_browser.py") == {"04"}
     assert would_run("lib/medner/training.py") >= {"02", "03", "04"}
     assert "00" not in would_run("lib/medner/training.py")
+    # The command line and the benchmarks drive no notebook.
+    assert would_run("lib/medner/cli.py") == set()
+    assert would_run("lib/medner/embeddings/benchmark.py") == set()
 
 
 @pytest.mark.slow
