@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from medner.embeddings.base import EmbeddingUnavailableError
+
     try:
         return int(args.func(args) or 0)
-    except (CommandError, FileNotFoundError, ValueError) as exc:
+    except (CommandError, FileNotFoundError, ValueError, EmbeddingUnavailableError) as exc:
         print(f"medner: error: {exc}", file=sys.stderr)
         return 2
 
