@@ -154,9 +154,9 @@ class FlairCharLMEmbedder(TokenEmbedder):
             if embedding.is_forward_lm != expected:
                 source = self.forward_path if expected else self.backward_path
                 raise ValueError(f"{source} is a {'forward' if not expected else 'backward'} LM, given as the {role} one")
-        self._name = name
-        self._dim = int(self.forward_lm.embedding_length + self.backward_lm.embedding_length)
-        self._fingerprint = fingerprint_of(
+        self.name = name
+        self.dim = int(self.forward_lm.embedding_length + self.backward_lm.embedding_length)
+        self.fingerprint = fingerprint_of(
             {
                 "family": "flair",
                 "forward": file_identity(self.forward_path),
@@ -168,18 +168,6 @@ class FlairCharLMEmbedder(TokenEmbedder):
                 "flair": flair.__version__,
             }
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
 
     def embed(self, sentences: list[list[str]]) -> list[np.ndarray]:
         """One float32 array of shape (n_tokens, dim) per sentence: [forward state; backward state]."""

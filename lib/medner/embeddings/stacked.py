@@ -19,23 +19,11 @@ class StackedEmbedder(TokenEmbedder):
         if not embedders:
             raise ValueError("StackedEmbedder needs at least one embedder, got none")
         self.embedders = embedders
-        self._name = "+".join(embedder.name for embedder in embedders)
-        self._dim = sum(int(embedder.dim) for embedder in embedders)
-        self._fingerprint = fingerprint_of(
+        self.name = "+".join(embedder.name for embedder in embedders)
+        self.dim = sum(int(embedder.dim) for embedder in embedders)
+        self.fingerprint = fingerprint_of(
             {"family": "stacked", "parts": [embedder.fingerprint for embedder in embedders]}
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
 
     def embed(self, sentences: list[list[str]]) -> list[np.ndarray]:
         """One float32 array of shape (n_tokens, sum of the parts' dims) per sentence."""

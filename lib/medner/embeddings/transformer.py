@@ -234,23 +234,11 @@ class TransformerEmbedder(TokenEmbedder):
             self._unk_id = tokenizer.unk_token_id
         else:
             self._unk_id = self._pad_id
-        self._dim = int(self.config.hidden_size)
-        self._name = name or self._default_name()
-        self._fingerprint = self._compute_fingerprint()
+        self.dim = int(self.config.hidden_size)
+        self.name = name or self._default_name()
+        self.fingerprint = self._compute_fingerprint()
 
     # -- interface -----------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
 
     def embed(self, sentences: list[list[str]]) -> list[np.ndarray]:
         """One float32 array of shape (n_tokens, dim) per sentence, in the given order."""
