@@ -5,8 +5,9 @@
   micro-F1 and per-label F1 recomputed; the interval is the ``alpha/2`` and
   ``1 - alpha/2`` quantiles of the resampled values.
 * :func:`approximate_randomisation`: the paired approximate randomisation test
-  (Noreen 1989; Yeh 2000), with the **document** as the unit, as the n2c2
-  organisers ran it between submissions: in each shuffle every document's
+  (Noreen 1989; Yeh 2000), the test the n2c2-2018 overview reports between
+  systems, with the **document** as the unit (our choice: documents are the
+  independent units of a clinical corpus): in each shuffle every document's
   prediction set is swapped between the two systems with probability 1/2, and
   the difference in F1 is recomputed. The two-sided p-value is
   ``(r + 1) / (N + 1)``, with r the shuffles whose absolute difference is at
