@@ -248,7 +248,7 @@ def execute_run(
     force: bool = False,
     progress: str = "auto",
     tag_scheme: str = "BIO",
-    num_threads: int | None = None,
+    num_threads: int | None = 1,
     cache_root: str | Path | None = None,
     **model_kwargs: Any,
 ) -> dict:
@@ -256,6 +256,10 @@ def execute_run(
 
     A finished run folder (metrics.json present) is read back instead, unless ``force``.
     ``model_kwargs`` go to :class:`medner.model.BiLSTMCRFTagger` (``hidden_size``, ``use_crf``, ...).
+    ``num_threads``: torch CPU threads for training, one by default (see
+    :func:`medner.training.train_tagger`): under ``make -j2`` two runs with two
+    threads each trained an epoch more than ten times slower than with one.
+    ``None`` uses every core.
     """
     from medner.corpus.brat import write_brat_folder
     from medner.corpus.conll import write_conll
