@@ -182,24 +182,28 @@ def write_main_table(rows: Sequence[MainRow], stem: str | Path, *, corpus: str) 
     """Write ``<stem>.tex`` and ``<stem>.md``; returns ``{"main_latex": ..., "main_markdown": ...}``."""
     if not rows:
         raise ValueError("write_main_table: no embedding to tabulate")
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    latex, markdown = stem.with_suffix(".tex"), stem.with_suffix(".md")
-    latex.write_text(main_table_latex(rows, corpus=corpus), encoding="utf-8")
-    markdown.write_text(main_table_markdown(rows, corpus=corpus), encoding="utf-8")
-    return {"main_latex": latex, "main_markdown": markdown}
+    return _write_latex_and_markdown(
+        stem, "main", main_table_latex(rows, corpus=corpus), main_table_markdown(rows, corpus=corpus)
+    )
 
 
 def write_per_label_table(table: PerLabelTable, stem: str | Path, *, corpus: str) -> dict[str, Path]:
     """Write ``<stem>.tex`` and ``<stem>.md``; returns ``{"per_label_latex": ..., "per_label_markdown": ...}``."""
     if not table.labels:
         raise ValueError("write_per_label_table: no label to tabulate")
+    return _write_latex_and_markdown(
+        stem, "per_label", per_label_table_latex(table, corpus=corpus), per_label_table_markdown(table, corpus=corpus)
+    )
+
+
+def _write_latex_and_markdown(stem: str | Path, key: str, latex_text: str, markdown_text: str) -> dict[str, Path]:
+    """Write ``<stem>.tex`` and ``<stem>.md``; returns ``{"<key>_latex": ..., "<key>_markdown": ...}``."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     latex, markdown = stem.with_suffix(".tex"), stem.with_suffix(".md")
-    latex.write_text(per_label_table_latex(table, corpus=corpus), encoding="utf-8")
-    markdown.write_text(per_label_table_markdown(table, corpus=corpus), encoding="utf-8")
-    return {"per_label_latex": latex, "per_label_markdown": markdown}
+    latex.write_text(latex_text, encoding="utf-8")
+    markdown.write_text(markdown_text, encoding="utf-8")
+    return {f"{key}_latex": latex, f"{key}_markdown": markdown}
 
 
 def write_significance_csv(pairs: Sequence[PairComparison], path: str | Path) -> Path:
