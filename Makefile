@@ -42,12 +42,13 @@ EMBEDDINGS ?= glove flair bert
 SEEDS ?= 1 2 3
 FRACTIONS ?= 1.0
 EPOCHS ?= 20
+THREADS ?=
 DEMO_SIZE ?= 3000
 ERRORS_N ?= 20
 MEDNER_ROOT ?= $(CURDIR)
 RESULTS ?= $(MEDNER_ROOT)/results
 FIGURES ?= $(MEDNER_ROOT)/figures
-STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS EPOCHS DEMO_SIZE ERRORS_N MEDNER_ROOT RESULTS FIGURES
+STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS EPOCHS THREADS DEMO_SIZE ERRORS_N MEDNER_ROOT RESULTS FIGURES
 VARIABLE_HELP_CORPUS := corpus name: demo, phee, n2c2-2018, or any name with CORPUS_PATH
 VARIABLE_HELP_CORPUS_PATH := folder of the corpus brat files (phee: ../shared/data/phee when empty)
 VARIABLE_HELP_LABEL_MAP := file mapping the corpus labels to n2c2 names (optional)
@@ -55,12 +56,18 @@ VARIABLE_HELP_EMBEDDINGS := embedding specs to compare (embeddings/<name>.yaml)
 VARIABLE_HELP_SEEDS := training seeds per embedding
 VARIABLE_HELP_FRACTIONS := shares of the training documents (several values: learning curves)
 VARIABLE_HELP_EPOCHS := maximum training epochs per run (the learning-rate schedule may stop sooner)
+VARIABLE_HELP_THREADS := torch threads per training run; empty: every core under plain make, one per run under make -jN
 VARIABLE_HELP_DEMO_SIZE := sentences of the generated demo corpus
 VARIABLE_HELP_ERRORS_N := documents on the static error page of each run
 VARIABLE_HELP_MEDNER_ROOT := folder under which results/, figures/ and embedding artefacts go
 VARIABLE_HELP_RESULTS := run folders and executed notebooks
 VARIABLE_HELP_FIGURES := paper figures and tables
 export MEDNER_ROOT
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+# Threads per training run. Recursive on purpose: MAKEFLAGS shows -jN only when a
+# recipe expands. Under -jN every run gets one thread, as runs side by side that each
+# use every core made an epoch ten times slower; a lone run gets every core.
+RUN_THREADS = $(or $(THREADS),$(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),1,$(NPROC)))
 # Third-party progress bars (flair, transformers) update at most every 30 s in batch logs.
 export TQDM_MININTERVAL ?= 30
 
@@ -158,7 +165,7 @@ runs: $(STAMP) $(RUN_METRICS) ## Train every run (embedding x seed x fraction); 
 # $1 embedding, $2 seed, $3 fraction: one run, executed by 02-train into its run folder.
 define run_rule
 $(call run_dir,$1,$2,$3)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(CORPUS_DIR)/embeddings/$1.json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) | $(STAMP)
-	$$(call execute,$$<,$(call run_dir,$1,$2,$3)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3 -p max_epochs $(EPOCHS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines)
+	$$(call execute,$$<,$(call run_dir,$1,$2,$3)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3 -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines)
 	@test -f $$@ || { echo "$$@ was not written by 02-train: write FRACTIONS in their shortest form (0.5, not 0.50), as run folders are named" >&2; exit 1; }
 
 $(call run_dir,$1,$2,$3)/errors.html: $(call run_dir,$1,$2,$3)/metrics.json $(NB)/04-errors.ipynb $(LIB_ERRORS) | $(STAMP)
