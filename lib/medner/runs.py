@@ -273,7 +273,7 @@ def execute_run(
     from medner.evaluation.span import score_documents
     from medner.evaluation.token import score_bio_strict
     from medner.model import BiLSTMCRFTagger
-    from medner.training import TrainingConfig, peak_rss_mb, resolve_progress, train_tagger
+    from medner.training import TrainingConfig, peak_rss_mb, predict_tags, resolve_progress, train_tagger
 
     started = time.perf_counter()
     mode = resolve_progress(progress)  # type: ignore[arg-type]
@@ -345,8 +345,6 @@ def execute_run(
     model = BiLSTMCRFTagger(embedder.dim, len(tags), **model_kwargs)
     config = TrainingConfig(max_epochs=max_epochs, seed=seed, num_threads=num_threads)
     result = train_tagger(model, vectors["train"], train_tags, vectors["dev"], dev_f1, config, progress=mode, log=log)
-
-    from medner.training import predict_tags
 
     predicted = {split: to_strings(predict_tags(model, vectors[split])) for split in ("dev", "test")}
     pred_docs = {

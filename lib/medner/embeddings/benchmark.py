@@ -187,12 +187,9 @@ def benchmark_cache(
 def corpus_sentences(corpus: str, path: str | Path | None, split: str = "train") -> list[list[str]]:
     """Token strings of every sentence of one split, tokenised by the corpus layer."""
     from medner.corpus.registry import load_corpus
-    from medner.corpus.tokenize import sentences_of
+    from medner.embeddings.cache import corpus_sentences as split_sentences
 
-    loaded = load_corpus(corpus, path=Path(path) if path is not None else None)
-    if split not in loaded.splits:
-        raise ValueError(f"corpus {corpus!r} has no split {split!r}; it has {sorted(loaded.splits)}")
-    return [[token.text for token in sentence.tokens] for doc in loaded.splits[split] for sentence in sentences_of(doc)]
+    return split_sentences(load_corpus(corpus, path=Path(path) if path is not None else None), split)
 
 
 def run_benchmarks(sentences: list[list[str]], *, repeats: int = 1) -> dict[str, Any]:
