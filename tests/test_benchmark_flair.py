@@ -23,14 +23,30 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     assert "has no train/ folder" in capsys.readouterr().err
 
 
-def test_figures_are_printed_with_ratio_and_gap():
+def test_figures_are_printed_with_ratio_and_gap_for_every_precision():
     figures = {
-        "epochs": 5, "seed": 1, "threads": 1, "speedup": 6.0, "f1_gap_points": 0.5,
-        "seconds_per_epoch_after_first": {"ours": 2.0, "flair": 12.0},
+        "epochs": 5, "seed": 1, "threads": 1,
+        "seconds_per_epoch_after_first": {"ours": 4.0, "flair": 12.0},
         "total_seconds": {"ours": 60.0, "flair": 200.0},
         "test_strict_micro_f1": {"ours": 0.70, "flair": 0.705},
         "peak_rss_mb": {"ours": 900.0, "flair": 2000.0},
+        "by_precision": {
+            "float32": {"seconds_per_epoch_after_first": 4.0, "speedup": 3.0, "total_seconds": 60.0,
+                        "test_strict_micro_f1": 0.70, "f1_gap_points": 0.5, "peak_rss_mb": 900.0},
+            "bfloat16": {"seconds_per_epoch_after_first": 2.0, "speedup": 6.0, "total_seconds": 50.0,
+                         "test_strict_micro_f1": 0.69, "f1_gap_points": 1.5, "peak_rss_mb": 950.0},
+        },
     }
-    text = format_figures(figures)
-    assert "ours 2.00  flair 12.00  ratio 6.0x" in text
-    assert "gap +0.50 points" in text and "ours 900  flair 2000" in text
+    lines = format_figures(figures).splitlines()
+    assert lines[0].startswith("PHEE, bert (MiniLM), 5 epochs, seed 1, 1 torch thread(s)")
+    float32 = next(line for line in lines if line.startswith("ours float32")).split()
+    assert float32[2:] == ["4.00", "3.0x", "60.0", "0.7000", "+0.50", "900"]
+    bfloat16 = next(line for line in lines if line.startswith("ours bfloat16")).split()
+    assert bfloat16[2:] == ["2.00", "6.0x", "50.0", "0.6900", "+1.50", "950"]
+    assert next(line for line in lines if line.startswith("flair")).split()[1:] == ["12.00", "200.0", "0.7050", "2000"]
+
+
+def test_unknown_precisions_are_refused(tmp_path):
+    (tmp_path / "train").mkdir()
+    with pytest.raises(ValueError, match="precisions must be some of float32, bfloat16, got float16"):
+        benchmark(tmp_path, epochs=3, precisions=("float16",))

@@ -61,6 +61,10 @@ def test_a_demo_run_writes_a_complete_folder_and_reruns_are_no_ops(medner_root, 
     again = execute_run("demo", str(tiny_static_spec), 3, demo_size=120, results_root=results, max_epochs=2, progress="lines")
     assert again == metrics
     assert "not training again" in capsys.readouterr().out
+    # Asking for other model settings than the finished run's is an error, not a silent read-back.
+    with pytest.raises(ValueError, match=r"metrics.json: the finished run was trained with hidden_size=16, not 32"):
+        execute_run("demo", str(tiny_static_spec), 3, demo_size=120, results_root=results, max_epochs=2,
+                    progress="none", hidden_size=32)
     # Forcing retrains with the same seed: the same scores.
     forced = execute_run("demo", str(tiny_static_spec), 3, demo_size=120, results_root=results, max_epochs=2,
                          progress="none", force=True, hidden_size=16)

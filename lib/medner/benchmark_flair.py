@@ -66,7 +66,7 @@ def _peak_rss_mb() -> float:
     return peak_rss_mb()
 
 
-def run_ours(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[str, Any]:
+def run_ours(phee: str | Path, epochs: int, seed: int, threads: int, precision: str = "float32") -> dict[str, Any]:
     """Our side, in this process: fresh cache fill, training on cached vectors, test prediction."""
     import torch
 
@@ -100,7 +100,7 @@ def run_ours(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[str
             return score_documents(corpus.splits["dev"], pred, labels=labels)["strict"]["micro"]["f1"]
 
         torch.manual_seed(seed)
-        model = BiLSTMCRFTagger(embedder.dim, len(tags))
+        model = BiLSTMCRFTagger(embedder.dim, len(tags), precision=precision)
         config = TrainingConfig(max_epochs=epochs, seed=seed, num_threads=threads)
         train_tags = [[index[t] for t in s.tags] for s in sentences["train"]]
         result = train_tagger(model, vectors["train"], train_tags, vectors["dev"], dev_f1, config, progress="none")
@@ -115,6 +115,7 @@ def run_ours(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[str
         "peak_rss_mb": _peak_rss_mb(),
         "trainable_parameters": result.trainable_parameters,
         "threads": threads,
+        "precision": precision,
     }
 
 
@@ -214,11 +215,12 @@ def run_flair(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[st
     }
 
 
-def _side_in_subprocess(side: str, phee: Path, epochs: int, seed: int, threads: int) -> dict:
+def _side_in_subprocess(side: str, phee: Path, epochs: int, seed: int, threads: int, precision: str = "float32") -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
     try:
-        command = [sys.executable, "-m", "medner.benchmark_flair", side, str(phee), str(epochs), str(seed), str(threads), str(out)]
+        command = [sys.executable, "-m", "medner.benchmark_flair", side, str(phee), str(epochs), str(seed), str(threads),
+                   precision, str(out)]
         completed = subprocess.run(command, check=False)
         if completed.returncode != 0:
             raise RuntimeError(f"the {side} side of the benchmark failed (exit {completed.returncode}): {' '.join(command)}")
@@ -234,37 +236,63 @@ def after_first(seconds: list[float]) -> float:
 
 
 def benchmark(phee: str | Path | None = None, *, epochs: int = 5, seed: int = 1, threads: int = 1,
-              out: str | Path | None = None) -> dict:
-    """Run both sides, write the figures as JSON to ``out`` and return them."""
+              precisions: tuple[str, ...] = ("float32", "bfloat16"), out: str | Path | None = None) -> dict:
+    """Run our side once per LSTM precision and flair's once; write the figures as JSON to ``out`` and return them.
+
+    The headline figures (``speedup``, ``test_strict_micro_f1.ours``, ...) are those of the first
+    precision, the study's default ``float32``; ``by_precision`` holds every precision's.
+    """
+    from medner.model.lstm import PRECISIONS
+
     phee = Path(phee) if phee else paths.default_phee_path()
     if not (phee / "train").is_dir():
         raise FileNotFoundError(f"{phee} has no train/ folder: the benchmark needs the PHEE corpus (--path)")
     if epochs < 2:
         raise ValueError(f"epochs must be at least 2 (seconds per epoch are taken after the first), got {epochs}")
+    if not precisions or any(p not in PRECISIONS for p in precisions):
+        raise ValueError(f"precisions must be some of {', '.join(PRECISIONS)}, got {', '.join(precisions) or 'none'}")
     out = Path(out) if out else paths.results_dir() / "bench" / "training.json"
-    ours = _side_in_subprocess("ours", phee, epochs, seed, threads)
+    ours_runs = {p: _side_in_subprocess("ours", phee, epochs, seed, threads, p) for p in precisions}
     theirs = _side_in_subprocess("flair", phee, epochs, seed, threads)
-    ours_epoch, flair_epoch = after_first(ours["epoch_seconds"]), after_first(theirs["epoch_seconds"])
-    f1_ours, f1_flair = ours["test_strict_micro"]["f1"], theirs["test_strict_micro"]["f1"]
+    flair_epoch = after_first(theirs["epoch_seconds"])
+    f1_flair = theirs["test_strict_micro"]["f1"]
+    by_precision = {}
+    for precision, ours in ours_runs.items():
+        ours_epoch = after_first(ours["epoch_seconds"])
+        f1_ours = ours["test_strict_micro"]["f1"]
+        by_precision[precision] = {
+            "seconds_per_epoch_after_first": ours_epoch,
+            "speedup": flair_epoch / ours_epoch,
+            "total_seconds": ours["total_seconds"],
+            "test_strict_micro_f1": f1_ours,
+            "f1_gap_points": 100 * (f1_flair - f1_ours),
+            "peak_rss_mb": ours["peak_rss_mb"],
+            "speedup_met": flair_epoch / ours_epoch >= TARGET_SPEEDUP,
+            "f1_met": f1_flair - f1_ours <= TARGET_F1_GAP,
+        }
+    head = by_precision[precisions[0]]
     figures = {
         "corpus": str(phee),
         "embedding": "bert",
         "epochs": epochs,
         "seed": seed,
         "threads": threads,
-        "seconds_per_epoch_after_first": {"ours": ours_epoch, "flair": flair_epoch},
-        "speedup": flair_epoch / ours_epoch,
-        "total_seconds": {"ours": ours["total_seconds"], "flair": theirs["total_seconds"]},
-        "test_strict_micro_f1": {"ours": f1_ours, "flair": f1_flair},
-        "f1_gap_points": 100 * (f1_flair - f1_ours),
-        "peak_rss_mb": {"ours": ours["peak_rss_mb"], "flair": theirs["peak_rss_mb"]},
+        "precision": precisions[0],
+        "seconds_per_epoch_after_first": {"ours": head["seconds_per_epoch_after_first"], "flair": flair_epoch},
+        "speedup": head["speedup"],
+        "total_seconds": {"ours": head["total_seconds"], "flair": theirs["total_seconds"]},
+        "test_strict_micro_f1": {"ours": head["test_strict_micro_f1"], "flair": f1_flair},
+        "f1_gap_points": head["f1_gap_points"],
+        "peak_rss_mb": {"ours": head["peak_rss_mb"], "flair": theirs["peak_rss_mb"]},
         "targets": {
             "speedup_at_least": TARGET_SPEEDUP,
             "f1_gap_at_most_points": 100 * TARGET_F1_GAP,
-            "speedup_met": flair_epoch / ours_epoch >= TARGET_SPEEDUP,
-            "f1_met": f1_flair - f1_ours <= TARGET_F1_GAP,
+            "speedup_met": head["speedup_met"],
+            "f1_met": head["f1_met"],
         },
-        "ours": ours,
+        "by_precision": by_precision,
+        "ours": ours_runs[precisions[0]],
+        "ours_runs": ours_runs,
         "flair": theirs,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -273,25 +301,37 @@ def benchmark(phee: str | Path | None = None, *, epochs: int = 5, seed: int = 1,
 
 
 def format_figures(figures: dict) -> str:
-    """The benchmark's figures as a few readable lines."""
-    s, t, f, m = (figures["seconds_per_epoch_after_first"], figures["total_seconds"],
-                  figures["test_strict_micro_f1"], figures["peak_rss_mb"])
-    return "\n".join([
+    """The benchmark's figures as a few readable lines: one ``ours`` line per LSTM precision."""
+    flair_epoch = figures["seconds_per_epoch_after_first"]["flair"]
+    f1_flair = figures["test_strict_micro_f1"]["flair"]
+    lines = [
         f"PHEE, bert (MiniLM), {figures['epochs']} epochs, seed {figures['seed']}, {figures['threads']} torch thread(s)",
-        f"seconds per epoch after the first: ours {s['ours']:.2f}  flair {s['flair']:.2f}  "
-        f"ratio {figures['speedup']:.1f}x (target >= {TARGET_SPEEDUP:g}x)",
-        f"total seconds:                     ours {t['ours']:.1f}  flair {t['flair']:.1f}",
-        f"test strict micro-F1:              ours {f['ours']:.4f}  flair {f['flair']:.4f}  "
-        f"gap {figures['f1_gap_points']:+.2f} points (target <= {100 * TARGET_F1_GAP:g})",
-        f"peak resident memory (MiB):        ours {m['ours']:.0f}  flair {m['flair']:.0f}",
-    ])
+        f"{'':18s} {'s/epoch':>8s} {'ratio':>6s} {'total s':>8s} {'test F1':>8s} {'gap':>6s} {'peak MiB':>9s}",
+    ]
+    for precision, side in figures["by_precision"].items():
+        lines.append(
+            f"{'ours ' + precision:18s} {side['seconds_per_epoch_after_first']:8.2f} {side['speedup']:5.1f}x "
+            f"{side['total_seconds']:8.1f} {side['test_strict_micro_f1']:8.4f} {side['f1_gap_points']:+6.2f} "
+            f"{side['peak_rss_mb']:9.0f}"
+        )
+    lines.append(
+        f"{'flair':18s} {flair_epoch:8.2f} {'':6s} {figures['total_seconds']['flair']:8.1f} {f1_flair:8.4f} "
+        f"{'':6s} {figures['peak_rss_mb']['flair']:9.0f}"
+    )
+    lines.append(
+        f"s/epoch: after the first; ratio: flair's s/epoch over ours (target >= {TARGET_SPEEDUP:g}x); "
+        f"gap: flair's F1 minus ours, in points (target <= {100 * TARGET_F1_GAP:g})"
+    )
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
-    """Subprocess entry: ``python -m medner.benchmark_flair ours|flair PHEE EPOCHS SEED THREADS OUT.json``."""
-    side, phee, epochs, seed, threads, out = argv
-    run = {"ours": run_ours, "flair": run_flair}[side]
-    result = run(Path(phee), int(epochs), int(seed), int(threads))
+    """Subprocess entry: ``python -m medner.benchmark_flair ours|flair PHEE EPOCHS SEED THREADS PRECISION OUT.json``."""
+    side, phee, epochs, seed, threads, precision, out = argv
+    if side == "ours":
+        result = run_ours(Path(phee), int(epochs), int(seed), int(threads), precision)
+    else:
+        result = run_flair(Path(phee), int(epochs), int(seed), int(threads))
     Path(out).write_text(json.dumps(result), encoding="utf-8")
     return 0
 

@@ -285,9 +285,18 @@ def execute_run(
     folder = run_dir(results_root, corpus.name, spec.name, seed, fraction)
     metrics_path = folder / "metrics.json"
     if metrics_path.exists() and not force:
+        finished = load_metrics(folder)
+        recorded = finished.get("config", {}).get("model", {})
+        differing = {k: v for k, v in model_kwargs.items() if k in recorded and recorded[k] != v}
+        if differing:
+            key, value = next(iter(differing.items()))
+            raise ValueError(
+                f"{metrics_path}: the finished run was trained with {key}={recorded[key]!r}, not {value!r}; "
+                "retrain it with force=True (--force) or write to another results folder"
+            )
         if mode != "none":
             log(f"{folder}: finished run found, not training again (force=True retrains)")
-        return load_metrics(folder)
+        return finished
     folder.mkdir(parents=True, exist_ok=True)
     # From here on the folder must not look finished until the new metrics.json lands.
     metrics_path.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ def test_defaults_are_flairs_sequence_tagger():
     assert model.config == {
         "embedding_dim": 6, "n_tags": 4, "hidden_size": 256, "rnn_layers": 1, "word_dropout": 0.05,
         "locked_dropout": 0.5, "reproject_embeddings": True, "use_crf": True,
+        "precision": "float32",
     }
     assert model.lstm.bidirectional and model.lstm.hidden_size == 256
     assert model.reproject.in_features == model.reproject.out_features == 6
@@ -78,3 +79,16 @@ def test_trainable_parameters_counts_every_weight():
     expected = (6 * 6 + 6) + lstm + (16 * 4 + 4) + (4 * 4 + 4 + 4)
     assert model.trainable_parameters() == expected
     assert BiLSTMCRFTagger(6, 4, hidden_size=8, use_crf=False).trainable_parameters() == expected - 24
+
+
+def test_locked_dropout_on_packed_rows_shares_one_mask_per_sentence():
+    torch.manual_seed(0)
+    x = torch.ones(9, 30)
+    sentence = torch.tensor([0, 1, 2, 0, 1, 0, 0, 2, 1])
+    out = LockedDropout(0.5).train().rows(x, sentence, 3)
+    for s in range(3):
+        rows = out[sentence == s]
+        assert torch.equal(rows, rows[:1].expand_as(rows))
+    assert not torch.equal(out[0], out[1])  # different sentences, different masks (30 features each)
+    assert set(out.unique().tolist()) <= {0.0, 2.0}
+    assert torch.equal(LockedDropout(0.5).eval().rows(x, sentence, 3), x)

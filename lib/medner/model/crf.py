@@ -92,14 +92,18 @@ class LinearChainCRF(nn.Module):
         """
         mask = self._check(emissions, mask)
         # shape: (batch, n_tags): log-sum of all paths ending in each tag at the current position
-        alpha = self.start_transitions + emissions[:, 0]
+        # One view per position: the backward pass stacks their gradients once, instead of
+        # scattering into a full-size zero tensor at every position.
+        steps = emissions.unbind(1)
+        running = mask.unsqueeze(2).unbind(1)
+        alpha = self.start_transitions + steps[0]
         transitions = self.transitions.unsqueeze(0)
-        for t in range(1, emissions.size(1)):
+        for t in range(1, len(steps)):
             # shape: (batch, n_tags, n_tags): previous tag i (dim 1) -> next tag j (dim 2)
-            candidates = alpha.unsqueeze(2) + transitions + emissions[:, t].unsqueeze(1)
+            candidates = alpha.unsqueeze(2) + transitions + steps[t].unsqueeze(1)
             advanced = torch.logsumexp(candidates, dim=1)
             # Finished sentences keep their alpha.
-            alpha = torch.where(mask[:, t].unsqueeze(1), advanced, alpha)
+            alpha = torch.where(running[t], advanced, alpha)
         return torch.logsumexp(alpha + self.end_transitions, dim=1)
 
     def neg_log_likelihood(

@@ -23,9 +23,16 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from medner.model.crf import LinearChainCRF
+from medner.model.lstm import _low, run_bilstm
+
+
+def _slots(batch_sizes: torch.Tensor) -> torch.Tensor:
+    """For each packed row, its position among the sentences running at its step (0 = longest)."""
+    sizes = batch_sizes.tolist()
+    return torch.cat([torch.arange(n) for n in sizes])
 
 
 class WordDropout(nn.Module):
@@ -66,6 +73,14 @@ class LockedDropout(nn.Module):
         keep = torch.empty(x.size(0), 1, x.size(2), dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
         return x * keep / (1.0 - self.p)
 
+    def rows(self, x: torch.Tensor, sentence: torch.Tensor, n_sentences: int) -> torch.Tensor:
+        """The same dropout on packed rows: ``x`` (tokens, dim), ``sentence`` (tokens,) the sentence of each row."""
+        if not self.training or self.p == 0.0:
+            return x
+        # shape: (n_sentences, dim), one mask per sentence, gathered to its rows
+        keep = torch.empty(n_sentences, x.size(1), dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
+        return x * (keep / (1.0 - self.p)).index_select(0, sentence.to(x.device))
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
@@ -82,6 +97,8 @@ class BiLSTMCRFTagger(nn.Module):
         locked_dropout: variational dropout rate before and after the LSTM.
         reproject_embeddings: a trainable ``embedding_dim -> embedding_dim`` linear map before the LSTM.
         use_crf: CRF output layer; ``False`` gives independent per-token softmax (cross-entropy).
+        precision: arithmetic of the LSTM's matrix products on the CPU, ``"float32"`` or ``"bfloat16"``
+            (see :data:`medner.model.lstm.PRECISIONS`); a compute setting, not part of the architecture.
     """
 
     def __init__(
@@ -95,6 +112,7 @@ class BiLSTMCRFTagger(nn.Module):
         locked_dropout: float = 0.5,
         reproject_embeddings: bool = True,
         use_crf: bool = True,
+        precision: str = "float32",
     ) -> None:
         super().__init__()
         self.config = {
@@ -106,7 +124,9 @@ class BiLSTMCRFTagger(nn.Module):
             "locked_dropout": locked_dropout,
             "reproject_embeddings": reproject_embeddings,
             "use_crf": use_crf,
+            "precision": precision,
         }
+        _low(precision)  # fail early on an unknown precision
         self.use_crf = use_crf
         self.word_dropout = WordDropout(word_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
@@ -126,16 +146,24 @@ class BiLSTMCRFTagger(nn.Module):
 
         Returns:
             shape (batch, seq_len, n_tags); rows beyond a sentence's length are meaningless.
+
+        Everything between the input and the tag scores works on the packed rows (the real
+        tokens only, in the order of a ``PackedSequence``): padding costs nothing, and the
+        per-sentence dropout masks are gathered to each sentence's rows.
         """
-        x = self.word_dropout(vectors)
-        x = self.locked_dropout(x)
+        packed = pack_padded_sequence(vectors, lengths, batch_first=True, enforce_sorted=False)
+        # shape: (tokens,): the batch index of the sentence each packed row belongs to
+        sentence = packed.sorted_indices[_slots(packed.batch_sizes)]
+        x = self.word_dropout(packed.data.unsqueeze(0)).squeeze(0)
+        x = self.locked_dropout.rows(x, sentence, vectors.size(0))
         x = self.reproject(x)
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        # shape: (batch, seq_len, 2 * hidden_size)
-        x, _ = pad_packed_sequence(out, batch_first=True, total_length=vectors.size(1))
-        x = self.locked_dropout(x)
-        return self.to_tags(x)
+        out = run_bilstm(self.lstm, PackedSequence(x, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+                         precision=self.config["precision"]).data
+        out = self.locked_dropout.rows(out, sentence, vectors.size(0))
+        scores = PackedSequence(self.to_tags(out), packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        # shape: (batch, seq_len, n_tags)
+        padded, _ = pad_packed_sequence(scores, batch_first=True, total_length=vectors.size(1))
+        return padded
 
     def loss(self, vectors: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         """Training loss summed over the sentences of the batch (a scalar), as flair sums it.

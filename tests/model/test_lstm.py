@@ -1,0 +1,111 @@
+"""The fused bidirectional LSTM: the same function and gradients as ``nn.LSTM`` on packed batches."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from medner.model import BiLSTMCRFTagger
+from medner.model.lstm import packed_layout, run_bilstm
+
+
+def packed_batch(lengths, dim, dtype=torch.float64, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(lengths), max(lengths), dim, generator=generator, dtype=dtype, requires_grad=True)
+    return x, lambda: pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+
+
+def outputs_and_gradients(lstm, x, pack, fused, precision="float32"):
+    out = run_bilstm(lstm, pack(), fused=fused, precision=precision)
+    padded, _ = pad_packed_sequence(out, batch_first=True)
+    weights = torch.linspace(-1, 1, padded.numel(), dtype=padded.dtype).view_as(padded)
+    grads = torch.autograd.grad((padded * weights).sum(), [x, *lstm.parameters()])
+    return padded.detach(), grads
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("lengths", [(3, 7, 1, 5, 7, 2), (1,), (4, 4, 4), (1, 1, 6)])
+def test_fused_layer_matches_nn_lstm_outputs_and_every_gradient(layers, lengths):
+    torch.manual_seed(layers)
+    lstm = torch.nn.LSTM(5, 4, num_layers=layers, bidirectional=True, batch_first=True).double()
+    x, pack = packed_batch(lengths, 5)
+    ref_out, ref_grads = outputs_and_gradients(lstm, x, pack, fused=False)
+    out, grads = outputs_and_gradients(lstm, x, pack, fused=True)
+    torch.testing.assert_close(out, ref_out, rtol=0, atol=1e-12)
+    names = ["input"] + [name for name, _ in lstm.named_parameters()]
+    for name, got, expected in zip(names, grads, ref_grads):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-12, msg=f"gradient of {name}")
+
+
+def test_float32_agrees_with_nn_lstm_at_the_default_size():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(24, 256, bidirectional=True, batch_first=True)
+    x, pack = packed_batch((17, 3, 30, 9), 24, dtype=torch.float32)
+    ref_out, ref_grads = outputs_and_gradients(lstm, x, pack, fused=False)
+    out, grads = outputs_and_gradients(lstm, x, pack, fused=True)
+    torch.testing.assert_close(out, ref_out, rtol=1e-4, atol=1e-5)
+    for got, expected in zip(grads, ref_grads):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_products_stay_close_and_hand_back_float32():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(24, 64, bidirectional=True, batch_first=True)
+    x, pack = packed_batch((17, 3, 30, 9), 24, dtype=torch.float32)
+    ref_out, ref_grads = outputs_and_gradients(lstm, x, pack, fused=False)
+    out, grads = outputs_and_gradients(lstm, x, pack, fused=True, precision="bfloat16")
+    assert out.dtype == torch.float32 and all(g.dtype == torch.float32 for g in grads)
+    assert not torch.equal(out, ref_out)  # the rounding is real...
+    assert (out - ref_out).abs().max() < 0.02  # ...and small: about 3 significant digits per product
+    for got, expected in zip(grads, ref_grads):
+        assert (got - expected).norm() / expected.norm() < 0.02
+
+
+def test_reverse_is_within_each_sentence_and_its_own_inverse():
+    lengths = torch.tensor([4, 2, 1])
+    x = torch.arange(7.0).view(7, 1)
+    packed = pack_padded_sequence(torch.tensor([[0.0, 1, 2, 3], [10, 11, 0, 0], [20, 0, 0, 0]]).unsqueeze(2), lengths,
+                                  batch_first=True)
+    sizes, offsets, reverse = packed_layout(packed.batch_sizes)
+    assert sizes == [3, 2, 1, 1] and offsets == [0, 3, 5, 6]
+    # Packed rows are [0, 10, 20, 1, 11, 2, 3]; reversed within each sentence: [3, 11, 20, 2, 10, 1, 0].
+    assert packed.data[reverse].flatten().tolist() == [3.0, 11.0, 20.0, 2.0, 10.0, 1.0, 0.0]
+    assert torch.equal(reverse[reverse], torch.arange(len(x)))
+
+
+def test_bad_precisions_and_unsupported_layers_are_refused():
+    lstm = torch.nn.LSTM(3, 2, bidirectional=True, batch_first=True)
+    x, pack = packed_batch((2, 1), 3, dtype=torch.float32)
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got 'float16'"):
+        run_bilstm(lstm, pack(), precision="float16")
+    with pytest.raises(ValueError, match="needs the fused CPU LSTM"):
+        run_bilstm(lstm, pack(), fused=False, precision="bfloat16")
+    with pytest.raises(ValueError, match="bidirectional layers"):
+        run_bilstm(torch.nn.LSTM(3, 2, batch_first=True), pack(), fused=True)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        BiLSTMCRFTagger(3, 4, precision="half")
+
+
+def test_the_tagger_trains_the_same_with_the_fused_and_the_library_lstm(monkeypatch):
+    """One SGD step of the whole tagger, on the fused LSTM and on nn.LSTM, from the same weights and dropout draws."""
+    import medner.model.tagger as tagger_module
+
+    def step(fused):
+        monkeypatch.setattr(tagger_module, "run_bilstm",
+                            lambda lstm, packed, precision="float32": run_bilstm(lstm, packed, fused=fused))
+        torch.manual_seed(0)
+        model = BiLSTMCRFTagger(6, 5, hidden_size=8).double().train()
+        x = torch.randn(3, 4, 6, dtype=torch.float64)
+        lengths = torch.tensor([4, 2, 3])
+        mask = torch.arange(4)[None, :] < lengths[:, None]
+        tags = torch.randint(0, 5, (3, 4))
+        loss = model.loss(x, lengths, mask, tags)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    loss_fused, grads_fused = step(True)
+    loss_library, grads_library = step(False)
+    torch.testing.assert_close(loss_fused, loss_library, rtol=0, atol=1e-12)
+    for got, expected in zip(grads_fused, grads_library):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
