@@ -256,13 +256,20 @@ def train_tagger(
     threads = config.num_threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     previous_threads = torch.get_num_threads()
     previous_deterministic = torch.are_deterministic_algorithms_enabled()
+    previous_fill = torch.utils.deterministic.fill_uninitialized_memory
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    # Deterministic mode also fills every new uninitialised tensor with NaN, a guard against
+    # code that reads memory it never wrote. Nothing here does (the fused LSTM writes each
+    # buffer before reading it, and its tests compare every output and gradient), and the
+    # fills were a fifth of an epoch's time, so they are switched off while training.
+    torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         return _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mode, log, threads)
     finally:
         torch.set_num_threads(previous_threads)
         torch.use_deterministic_algorithms(previous_deterministic)
+        torch.utils.deterministic.fill_uninitialized_memory = previous_fill
 
 
 def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mode, log, threads) -> TrainingResult:

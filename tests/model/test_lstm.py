@@ -109,3 +109,15 @@ def test_the_tagger_trains_the_same_with_the_fused_and_the_library_lstm(monkeypa
     torch.testing.assert_close(loss_fused, loss_library, rtol=0, atol=1e-12)
     for got, expected in zip(grads_fused, grads_library):
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+
+
+def test_bfloat16_tagger_is_close_to_float32_and_keeps_float32_weights():
+    torch.manual_seed(0)
+    exact = BiLSTMCRFTagger(24, 5, hidden_size=32).eval()
+    low = BiLSTMCRFTagger(24, 5, hidden_size=32, precision="bfloat16").eval()
+    low.load_state_dict(exact.state_dict())
+    x = torch.randn(3, 6, 24)
+    lengths = torch.tensor([6, 2, 4])
+    a, b = exact.emissions(x, lengths), low.emissions(x, lengths)
+    assert b.dtype == torch.float32 and all(p.dtype == torch.float32 for p in low.parameters())
+    assert not torch.equal(a, b) and (a - b).abs().max() < 0.05

@@ -102,10 +102,13 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
             gates = torch.bmm(inputs, w_ih.transpose(1, 2)).to(x.dtype).add_(bias.unsqueeze(1))
         else:
             gates = torch.baddbmm(bias.unsqueeze(1), inputs, w_ih.transpose(1, 2))
-        cells = x.new_empty(2, rows, hidden)
-        hiddens = x.new_empty(2, rows, hidden)
+        # One extra zero row at the end: the "previous state" of every sentence's first step (backward).
+        cells = x.new_empty(2, rows + 1, hidden)
+        hiddens = x.new_empty(2, rows + 1, hidden)
+        cells[:, rows] = 0.0
+        hiddens[:, rows] = 0.0
         # The previous states as the recurrent product reads them (a bfloat16 copy when ``low``).
-        recurrent = hiddens.new_empty(2, rows, hidden, dtype=inputs.dtype) if low else hiddens
+        recurrent = hiddens.new_zeros(2, rows + 1, hidden, dtype=inputs.dtype) if low else hiddens
         tanh_cells = x.new_empty(2, rows, hidden)
         three = 3 * hidden
         for t, (size, start) in enumerate(zip(sizes, offsets)):
@@ -135,7 +138,7 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         ctx.layout = (sizes, offsets)
         ctx.reverse = reverse
         ctx.low = low
-        return hiddens
+        return hiddens[:, :rows]
 
     @staticmethod
     def backward(ctx, grad_hiddens):
@@ -146,20 +149,27 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         hidden = w_hh.size(2)
         first = sizes[0]
         rows = inputs.size(1)
-        # Each row's previous state (zero at a sentence's first step), gathered once.
+        # Each row's previous state (the zero row ``rows`` at a sentence's first step), gathered once.
         previous = torch.full((rows,), rows, dtype=torch.long)
         for t in range(1, len(sizes)):
             previous[offsets[t] : offsets[t] + sizes[t]] = torch.arange(offsets[t - 1], offsets[t - 1] + sizes[t])
-        zero = hiddens.new_zeros(2, 1, hidden)
-        prev_cells = torch.cat([cells, zero], dim=1).index_select(1, previous)
-        prev_hiddens = torch.cat([recurrent, zero.to(recurrent.dtype)], dim=1).index_select(1, previous)
+        prev_cells = cells.index_select(1, previous)
+        prev_hiddens = recurrent.index_select(1, previous)
+        tanh_cells = tanh_cells[:, :rows]
         i, f, o, g = gates.split(hidden, dim=2)
-        # Everything the step loop multiplies by, computed for all rows at once:
-        # d pre-activation of (i, f, o, g) = (dc, dc, dh, dc) * factors; dc gains dh * o * (1 - tanh(c)^2).
-        factors = torch.cat(
-            [g * i * (1 - i), prev_cells * f * (1 - f), tanh_cells * o * (1 - o), i * (1 - g * g)], dim=2
-        )
-        through_tanh = o * (1 - tanh_cells * tanh_cells)
+        # Everything the step loop multiplies by, computed for all rows at once and in place (no
+        # temporaries): d pre-activation of (i, f, o, g) = (dc, dc, dh, dc) * factors, where
+        # factors = (g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o), i (1 - g^2)),
+        # and dc gains dh * o * (1 - tanh(c)^2).
+        factors = torch.empty_like(gates)
+        fi, ff, fo, fg = factors.split(hidden, dim=2)
+        for out, gate, times in ((fi, i, g), (ff, f, prev_cells), (fo, o, tanh_cells)):
+            torch.mul(gate, gate, out=out)
+            out.sub_(gate).neg_().mul_(times)
+        torch.mul(g, g, out=fg)
+        fg.neg_().add_(1.0).mul_(i)
+        through_tanh = torch.mul(tanh_cells, tanh_cells)
+        through_tanh.neg_().add_(1.0).mul_(o)
         grad_gates = torch.empty_like(gates)
         grad_h = hiddens.new_zeros(2, first, hidden)  # from step t + 1 to step t, rows beyond its size stay zero
         grad_c = hiddens.new_zeros(2, first, hidden)

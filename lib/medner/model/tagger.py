@@ -97,8 +97,9 @@ class BiLSTMCRFTagger(nn.Module):
         locked_dropout: variational dropout rate before and after the LSTM.
         reproject_embeddings: a trainable ``embedding_dim -> embedding_dim`` linear map before the LSTM.
         use_crf: CRF output layer; ``False`` gives independent per-token softmax (cross-entropy).
-        precision: arithmetic of the LSTM's matrix products on the CPU, ``"float32"`` or ``"bfloat16"``
-            (see :data:`medner.model.lstm.PRECISIONS`); a compute setting, not part of the architecture.
+        precision: arithmetic of the re-projection's and the LSTM's matrix products on the CPU, ``"float32"``
+            or ``"bfloat16"`` (see :data:`medner.model.lstm.PRECISIONS`); a compute setting, not part of the
+            architecture: the weights, the checkpoint and everything else stay float32.
     """
 
     def __init__(
@@ -156,7 +157,7 @@ class BiLSTMCRFTagger(nn.Module):
         sentence = packed.sorted_indices[_slots(packed.batch_sizes)]
         x = self.word_dropout(packed.data.unsqueeze(0)).squeeze(0)
         x = self.locked_dropout.rows(x, sentence, vectors.size(0))
-        x = self.reproject(x)
+        x = self._reprojected(x)
         out = run_bilstm(self.lstm, PackedSequence(x, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
                          precision=self.config["precision"]).data
         out = self.locked_dropout.rows(out, sentence, vectors.size(0))
@@ -164,6 +165,14 @@ class BiLSTMCRFTagger(nn.Module):
         # shape: (batch, seq_len, n_tags)
         padded, _ = pad_packed_sequence(scores, batch_first=True, total_length=vectors.size(1))
         return padded
+
+    def _reprojected(self, x: torch.Tensor) -> torch.Tensor:
+        """The re-projection, its product on bfloat16 operands when ``precision`` says so (bias added in float32)."""
+        if self.config["precision"] != "bfloat16" or not isinstance(self.reproject, nn.Linear):
+            return self.reproject(x)
+        low = torch.bfloat16
+        product = nn.functional.linear(x.to(low), self.reproject.weight.to(low)).to(x.dtype)
+        return product + self.reproject.bias
 
     def loss(self, vectors: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         """Training loss summed over the sentences of the batch (a scalar), as flair sums it.
