@@ -34,7 +34,8 @@ def test_figures_are_printed_with_ratio_and_gap_for_every_precision():
             "float32": {"seconds_per_epoch_after_first": 4.0, "speedup": 3.0, "total_seconds": 60.0,
                         "test_strict_micro_f1": 0.70, "f1_gap_points": 0.5, "peak_rss_mb": 900.0},
             "bfloat16": {"seconds_per_epoch_after_first": 2.0, "speedup": 6.0, "total_seconds": 50.0,
-                         "test_strict_micro_f1": 0.69, "f1_gap_points": 1.5, "peak_rss_mb": 950.0},
+                         "test_strict_micro_f1": 0.69, "f1_gap_points": 1.5, "peak_rss_mb": 950.0,
+                         "matmul_floor_seconds": 1.6, "speedup_at_matmul_floor": 7.5},
         },
     }
     lines = format_figures(figures).splitlines()
@@ -44,6 +45,29 @@ def test_figures_are_printed_with_ratio_and_gap_for_every_precision():
     bfloat16 = next(line for line in lines if line.startswith("ours bfloat16")).split()
     assert bfloat16[2:] == ["2.00", "6.0x", "50.0", "0.6900", "+1.50", "950"]
     assert next(line for line in lines if line.startswith("flair")).split()[1:] == ["12.00", "200.0", "0.7050", "2000"]
+    floor = [line.split() for line in lines if line.startswith("  bfloat16")]
+    assert floor == [["bfloat16", "1.60", "s/epoch", "->", "at", "most", "7.5x", "over", "flair;", "ours", "spends",
+                      "1.2x", "that"]]
+    assert not any(line.startswith("  float32") for line in lines)  # no floor measured for it here
+
+
+def test_matmul_floor_counts_an_epochs_products_and_times_them():
+    from medner.benchmark_flair import matmul_floor
+
+    small = matmul_floor(1000, 0, embedding_dim=16, hidden=8, repeats=2)
+    # (3 x input projection + W_hh gradient + 2 recurrent + 2 re-projection) multiply-adds per token, x 2 x 2.
+    per_token = 3 * (2 * 2 * 16 * 32) + 2 * 2 * 8 * 32 + 2 * (2 * 2 * 8 * 32) + 2 * (2 * 16 * 16)
+    assert small["train_gflop"] == pytest.approx(1000 * per_token / 1e9)
+    assert small["dev_gflop"] == 0.0
+    assert small["seconds"] > 0 and all(small[k] > 0 for k in ("gflops_input", "gflops_step", "gflops_reproject"))
+    # Twice the tokens at the same measured rates: twice the seconds.
+    rates = {k: v for k, v in small.items() if k.startswith("gflops_")}
+    assert small["seconds"] == pytest.approx(
+        sum(1000 * n / (rates[f"gflops_{k}"] * 1e9) for k, n in
+            {"input": 3 * (2 * 2 * 16 * 32) + 2 * 2 * 8 * 32, "step": 2 * (2 * 2 * 8 * 32), "reproject": 2 * (2 * 16 * 16)}.items())
+    )
+    with pytest.raises(ValueError, match="precision must be one of"):
+        matmul_floor(10, 10, embedding_dim=4, precision="float16")
 
 
 def test_unknown_precisions_are_refused(tmp_path):

@@ -60,6 +60,68 @@ def _score(corpus, sentences, predicted_tags: list[list[str]]) -> dict:
     return score_documents(docs, pred, labels=list(corpus.labels))["strict"]["micro"]
 
 
+def matmul_floor(train_tokens: int, dev_tokens: int, *, embedding_dim: int, hidden: int = 256,
+                 precision: str = "float32", threads: int = 1, batch: int = 32, repeats: int = 5) -> dict[str, float]:
+    """Seconds one epoch's matrix products alone take on this CPU: a lower bound on any epoch of this model.
+
+    Counts the multiply-adds of an epoch (training: re-projection forward and weight gradient,
+    LSTM input projection forward, input and weight gradients, recurrent products forward and
+    backward, both directions; dev: the forward products), times ``torch.bmm``/``torch.mm`` on
+    the shapes an epoch uses (a batch of ``batch`` sentences of about 24 tokens, one recurrent
+    step of ``batch`` rows) at ``precision``, and divides. Element-wise work, the CRF and Python
+    are left out, so no implementation of the same model in the same arithmetic can be faster.
+
+    Returns:
+        flops (train, dev), GFLOP/s measured per kind of product, and ``seconds``: the estimate.
+    """
+    import torch
+
+    from medner.model.lstm import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
+    d, g = embedding_dim, 4 * hidden
+    rows = 24 * batch
+
+    def rate(a_shape, b_shape) -> float:
+        a, b = torch.randn(*a_shape).to(dtype), torch.randn(*b_shape).to(dtype)
+        multiply = torch.bmm if len(a_shape) == 3 else torch.mm
+        multiply(a, b)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            multiply(a, b)
+        seconds = (time.perf_counter() - start) / repeats
+        batches = a_shape[0] if len(a_shape) == 3 else 1
+        return 2 * batches * a_shape[-2] * a_shape[-1] * b_shape[-1] / seconds
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rates = {
+            "input": rate((2, rows, d), (2, d, g)),
+            "step": rate((2, batch, hidden), (2, hidden, g)),
+            "reproject": rate((rows, d), (d, d)),
+        }
+    finally:
+        torch.set_num_threads(previous)
+    # FLOPs per token, both directions (2 x 2 x multiply-adds).
+    per_token = {
+        # forward, input gradient, weight gradient of the input projection; weight gradient of W_hh
+        "input": 3 * (2 * 2 * d * g) + 2 * 2 * hidden * g,
+        "step": 2 * (2 * 2 * hidden * g),  # recurrent product forward and its input gradient
+        "reproject": 2 * (2 * d * d),  # forward and weight gradient (the cached vectors need no gradient)
+    }
+    per_dev_token = {"input": 2 * 2 * d * g, "step": 2 * 2 * hidden * g, "reproject": 2 * d * d}
+    seconds = sum(train_tokens * per_token[k] / rates[k] + dev_tokens * per_dev_token[k] / rates[k] for k in rates)
+    return {
+        "seconds": seconds,
+        "train_gflop": train_tokens * sum(per_token.values()) / 1e9,
+        "dev_gflop": dev_tokens * sum(per_dev_token.values()) / 1e9,
+        **{f"gflops_{k}": v / 1e9 for k, v in rates.items()},
+    }
+
+
 def _peak_rss_mb() -> float:
     from medner.training import peak_rss_mb
 
@@ -105,10 +167,15 @@ def run_ours(phee: str | Path, epochs: int, seed: int, threads: int, precision: 
         train_tags = [[index[t] for t in s.tags] for s in sentences["train"]]
         result = train_tagger(model, vectors["train"], train_tags, vectors["dev"], dev_f1, config, progress="none")
         predicted = [[tags[i] for i in row] for row in predict_tags(model, vectors["test"])]
+        tokens = {split: vectors[split].n_tokens for split in ("train", "dev")}
     total = time.perf_counter() - started
+    floor = matmul_floor(tokens["train"], tokens["dev"],
+                         embedding_dim=embedder.dim, hidden=model.config["hidden_size"], precision=precision,
+                         threads=threads, repeats=20)
     return {
         "epoch_seconds": [r.seconds for r in result.history],
         "dev_f1": [r.dev_f1 for r in result.history],
+        "matmul_floor": floor,
         "embedding_seconds": embedding_seconds,
         "total_seconds": total,
         "test_strict_micro": _score(corpus, sentences, predicted),
@@ -269,6 +336,9 @@ def benchmark(phee: str | Path | None = None, *, epochs: int = 5, seed: int = 1,
             "peak_rss_mb": ours["peak_rss_mb"],
             "speedup_met": flair_epoch / ours_epoch >= TARGET_SPEEDUP,
             "f1_met": f1_flair - f1_ours <= TARGET_F1_GAP,
+            # The epoch's matrix products alone, and the ratio an epoch of only those would reach.
+            "matmul_floor_seconds": ours["matmul_floor"]["seconds"],
+            "speedup_at_matmul_floor": flair_epoch / ours["matmul_floor"]["seconds"],
         }
     head = by_precision[precisions[0]]
     figures = {
@@ -318,6 +388,15 @@ def format_figures(figures: dict) -> str:
         f"{'flair':18s} {flair_epoch:8.2f} {'':6s} {figures['total_seconds']['flair']:8.1f} {f1_flair:8.4f} "
         f"{'':6s} {figures['peak_rss_mb']['flair']:9.0f}"
     )
+    floors = [(p, side) for p, side in figures["by_precision"].items() if "matmul_floor_seconds" in side]
+    if floors:
+        lines.append("matrix products alone (an epoch's multiply-adds at this CPU's measured GEMM rates; no "
+                     "implementation of this model can beat them):")
+        lines.extend(
+            f"  {precision:9s} {side['matmul_floor_seconds']:6.2f} s/epoch -> at most {side['speedup_at_matmul_floor']:.1f}x "
+            f"over flair; ours spends {side['seconds_per_epoch_after_first'] / side['matmul_floor_seconds']:.1f}x that"
+            for precision, side in floors
+        )
     lines.append(
         f"s/epoch: after the first; ratio: flair's s/epoch over ours (target >= {TARGET_SPEEDUP:g}x); "
         f"gap: flair's F1 minus ours, in points (target <= {100 * TARGET_F1_GAP:g})"
