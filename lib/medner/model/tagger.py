@@ -17,6 +17,12 @@ comparable with the literature that used it:
       -> linear-chain CRF (``use_crf=False``: a per-token softmax instead, the CRF ablation)
 
 The embeddings are frozen and precomputed, so the tagger only sees vectors.
+
+The LSTM is an ``nn.LSTM`` module (its parameters, its checkpoint format). On a
+CPU it is computed by :mod:`medner.model.lstm`, which gives the same outputs and
+gradients (tested against ``nn.LSTM``) at a fraction of the bookkeeping; on a GPU
+by ``nn.LSTM`` itself. Between the input and the tag scores the tagger works on
+the packed rows of the batch (real tokens only), so padding costs nothing.
 """
 
 from __future__ import annotations
