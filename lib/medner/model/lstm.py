@@ -47,7 +47,8 @@ from torch.nn.utils.rnn import PackedSequence
 PRECISIONS = ("float32", "bfloat16")
 
 
-def _low(precision: str) -> bool:
+def uses_bfloat16(precision: str) -> bool:
+    """Whether ``precision`` asks for bfloat16 products; an unknown precision is a ValueError."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return precision == "bfloat16"
@@ -233,7 +234,8 @@ def fused_bilstm_layer(
     stacked_hh = torch.stack([w_hh, r_hh]).index_select(1, order)
     bias = torch.stack([b_ih + b_hh, rb_ih + rb_hh]).index_select(1, order)
     # shape: (2, rows, hidden); direction 1 in reversed order
-    states = _FusedBiLSTMFunction.apply(x, stacked_ih, stacked_hh, bias, sizes, offsets, reverse, _low(precision))
+    low = uses_bfloat16(precision)
+    states = _FusedBiLSTMFunction.apply(x, stacked_ih, stacked_hh, bias, sizes, offsets, reverse, low)
     return torch.cat([states[0], states[1].index_select(0, reverse)], dim=1)
 
 
@@ -245,7 +247,7 @@ def run_bilstm(lstm: nn.LSTM, packed: PackedSequence, *, fused: bool | None = No
     ``True`` or ``False`` force one or the other. The results agree to float rounding.
     ``precision="bfloat16"`` needs the fused layer (``nn.LSTM`` itself has no such mode).
     """
-    low = _low(precision)
+    low = uses_bfloat16(precision)
     if fused is None:
         fused = packed.data.device.type == "cpu"
     if not fused:

@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from medner.model.crf import LinearChainCRF
-from medner.model.lstm import _low, run_bilstm
+from medner.model.lstm import run_bilstm, uses_bfloat16
 
 
 def _slots(batch_sizes: torch.Tensor) -> torch.Tensor:
@@ -133,7 +133,7 @@ class BiLSTMCRFTagger(nn.Module):
             "use_crf": use_crf,
             "precision": precision,
         }
-        _low(precision)  # fail early on an unknown precision
+        uses_bfloat16(precision)  # fail early on an unknown precision
         self.use_crf = use_crf
         self.word_dropout = WordDropout(word_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
