@@ -261,8 +261,9 @@ def train_tagger(
     torch.use_deterministic_algorithms(True, warn_only=True)
     # Deterministic mode also fills every new uninitialised tensor with NaN, a guard against
     # code that reads memory it never wrote. Nothing here does (the fused LSTM writes each
-    # buffer before reading it, and its tests compare every output and gradient), and the
-    # fills were a fifth of an epoch's time, so they are switched off while training.
+    # buffer before reading it, and its tests compare every output and gradient), so the
+    # fills are switched off while training. The profiler put a fifth of a PHEE epoch in them,
+    # mostly first touches of fresh memory; wall time did not change beyond run-to-run noise.
     torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         return _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mode, log, threads)
