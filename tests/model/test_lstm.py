@@ -67,11 +67,15 @@ def test_reverse_is_within_each_sentence_and_its_own_inverse():
     x = torch.arange(7.0).view(7, 1)
     packed = pack_padded_sequence(torch.tensor([[0.0, 1, 2, 3], [10, 11, 0, 0], [20, 0, 0, 0]]).unsqueeze(2), lengths,
                                   batch_first=True)
-    sizes, offsets, reverse = packed_layout(packed.batch_sizes)
+    layout = packed_layout(packed.batch_sizes)
+    sizes, offsets, reverse = layout.sizes, layout.offsets, layout.reverse
     assert sizes == [3, 2, 1, 1] and offsets == [0, 3, 5, 6]
     # Packed rows are [0, 10, 20, 1, 11, 2, 3]; reversed within each sentence: [3, 11, 20, 2, 10, 1, 0].
     assert packed.data[reverse].flatten().tolist() == [3.0, 11.0, 20.0, 2.0, 10.0, 1.0, 0.0]
     assert torch.equal(reverse[reverse], torch.arange(len(x)))
+    # Each row's sentence among those running, and the row one step earlier (7 = none: a first step).
+    assert layout.slot.tolist() == [0, 1, 2, 0, 1, 0, 0]
+    assert layout.previous.tolist() == [7, 7, 7, 0, 1, 3, 5]
 
 
 def test_bad_precisions_and_unsupported_layers_are_refused():
@@ -93,7 +97,7 @@ def test_the_tagger_trains_the_same_with_the_fused_and_the_library_lstm(monkeypa
 
     def step(fused):
         monkeypatch.setattr(tagger_module, "run_bilstm",
-                            lambda lstm, packed, precision="float32": run_bilstm(lstm, packed, fused=fused))
+                            lambda lstm, packed, **settings: run_bilstm(lstm, packed, fused=fused))
         torch.manual_seed(0)
         model = BiLSTMCRFTagger(6, 5, hidden_size=8).double().train()
         x = torch.randn(3, 4, 6, dtype=torch.float64)

@@ -34,6 +34,8 @@ Padding never enters: each step only touches the sentences still running (the
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from torch import nn
@@ -41,7 +43,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 #: Arithmetic of the LSTM's matrix products. ``float32`` is ``nn.LSTM``'s. ``bfloat16`` rounds the
 #: operands of every matrix product (inputs, weights, previous states, gate gradients) to bfloat16,
-#: which CPUs with AVX512-BF16 or AMX multiply about three times faster; the products accumulate in
+#: which CPUs with AVX512-BF16 or AMX multiply two to three times faster; the products accumulate in
 #: float32 but come back rounded to bfloat16 (about 3 significant digits); gates, cell states, the
 #: outputs and every gradient handed back are float32.
 PRECISIONS = ("float32", "bfloat16")
@@ -60,39 +62,45 @@ _TO_IFOG = (0, 1, 3, 2)
 
 
 def _gate_order(hidden: int, device: torch.device) -> torch.Tensor:
-    """Row permutation from PyTorch's i, f, g, o layout to i, f, o, g (its own inverse is :func:`_gate_restore`)."""
+    """Row permutation from PyTorch's i, f, g, o layout to i, f, o, g (autograd carries gradients back)."""
     return torch.cat([torch.arange(k * hidden, (k + 1) * hidden, device=device) for k in _TO_IFOG])
 
 
-def packed_layout(batch_sizes: torch.Tensor) -> tuple[list[int], list[int], torch.Tensor]:
-    """Offsets of each step in the packed rows, and the within-length reversal of every row.
+class PackedLayout(NamedTuple):
+    """Where each sentence's tokens sit in the rows of a ``PackedSequence``; see :func:`packed_layout`."""
 
-    Args:
-        batch_sizes: shape (steps,), the running sentences per step (non-increasing), as in a ``PackedSequence``.
+    sizes: list[int]  # running sentences per step
+    offsets: list[int]  # first row of each step
+    slot: torch.Tensor  # (rows,): the row's sentence among those running at its step (0 = longest)
+    reverse: torch.Tensor  # (rows,): the row of the same sentence at position length - 1 - t (its own inverse)
+    previous: torch.Tensor  # (rows,): the row of the same sentence one step earlier; ``rows`` at a first step
 
-    Returns:
-        sizes and offsets per step (lists of int), and ``reverse`` of shape (rows,): the packed row
-        holding the same sentence at position ``length - 1 - t``. It is its own inverse.
-    """
+
+def packed_layout(batch_sizes: torch.Tensor) -> PackedLayout:
+    """The :class:`PackedLayout` of a ``PackedSequence`` with these ``batch_sizes`` (non-increasing, per step)."""
     sizes = np.asarray(batch_sizes.tolist(), dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rows = int(sizes.sum())
     # Length of the j-th sentence (in packed order): the number of steps it runs.
     lengths = (sizes[None, :] > np.arange(sizes[0])[:, None]).sum(1)
     step = np.repeat(np.arange(len(sizes)), sizes)
-    slot = np.arange(int(sizes.sum())) - offsets[step]
+    slot = np.arange(rows) - offsets[step]
     reverse = offsets[lengths[slot] - 1 - step] + slot
-    return sizes.tolist(), offsets.tolist(), torch.from_numpy(reverse)
+    previous = np.where(step > 0, offsets[np.maximum(step - 1, 0)] + slot, rows)
+    return PackedLayout(sizes.tolist(), offsets.tolist(), torch.from_numpy(slot), torch.from_numpy(reverse),
+                        torch.from_numpy(previous))
 
 
 class _FusedBiLSTMFunction(torch.autograd.Function):
     """One bidirectional LSTM layer on packed rows; weights already stacked per direction in i, f, o, g order."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, bias, sizes, offsets, reverse, low):
+    def forward(ctx, x, w_ih, w_hh, bias, layout, low):
         # x: (rows, input); w_ih: (2, 4H, input); w_hh: (2, 4H, H); bias: (2, 4H)
         # low: the matrix products take bfloat16 operands (states, gates and sums stay float32)
         hidden = w_hh.size(2)
         rows = x.size(0)
+        sizes, offsets, reverse = layout.sizes, layout.offsets, layout.reverse.to(x.device)
         cast = (lambda t: t.to(torch.bfloat16)) if low else (lambda t: t)
         # shape: (2, rows, input): direction 1 reads every sentence backwards within its length
         inputs = cast(torch.stack([x, x.index_select(0, reverse)]))
@@ -136,24 +144,20 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
             if low:
                 recurrent[:, now] = hiddens[:, now]
         ctx.save_for_backward(inputs, w_ih, w_hh, gates, cells, hiddens, tanh_cells, recurrent)
-        ctx.layout = (sizes, offsets)
-        ctx.reverse = reverse
+        ctx.layout = layout
         ctx.low = low
         return hiddens[:, :rows]
 
     @staticmethod
     def backward(ctx, grad_hiddens):
         inputs, w_ih, w_hh, gates, cells, hiddens, tanh_cells, recurrent = ctx.saved_tensors
-        sizes, offsets = ctx.layout
-        reverse = ctx.reverse
+        sizes, offsets = ctx.layout.sizes, ctx.layout.offsets
+        reverse, previous = ctx.layout.reverse.to(inputs.device), ctx.layout.previous.to(inputs.device)
         low = ctx.low
         hidden = w_hh.size(2)
         first = sizes[0]
         rows = inputs.size(1)
         # Each row's previous state (the zero row ``rows`` at a sentence's first step), gathered once.
-        previous = torch.full((rows,), rows, dtype=torch.long)
-        for t in range(1, len(sizes)):
-            previous[offsets[t] : offsets[t] + sizes[t]] = torch.arange(offsets[t - 1], offsets[t - 1] + sizes[t])
         prev_cells = cells.index_select(1, previous)
         prev_hiddens = recurrent.index_select(1, previous)
         tanh_cells = tanh_cells[:, :rows]
@@ -199,7 +203,7 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
             # shape: (2, rows, input); direction 1's rows go back to their forward positions
             per_direction = torch.bmm(grad_low, w_ih).to(back)
             grad_x = per_direction[0] + per_direction[1].index_select(0, reverse)
-        return grad_x, grad_w_ih, grad_w_hh, grad_bias, None, None, None, None
+        return grad_x, grad_w_ih, grad_w_hh, grad_bias, None, None
 
 
 def fused_bilstm_layer(
@@ -207,7 +211,7 @@ def fused_bilstm_layer(
     batch_sizes: torch.Tensor,
     weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
     weights_reverse: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-    layout: tuple[list[int], list[int], torch.Tensor] | None = None,
+    layout: PackedLayout | None = None,
     *,
     precision: str = "float32",
 ) -> torch.Tensor:
@@ -226,26 +230,26 @@ def fused_bilstm_layer(
     """
     w_ih, w_hh, b_ih, b_hh = weights
     hidden = w_hh.size(1)
-    sizes, offsets, reverse = layout or packed_layout(batch_sizes)
-    reverse = reverse.to(x.device)
+    layout = layout or packed_layout(batch_sizes)
+    reverse = layout.reverse.to(x.device)
     order = _gate_order(hidden, x.device)
     r_ih, r_hh, rb_ih, rb_hh = weights_reverse
     stacked_ih = torch.stack([w_ih, r_ih]).index_select(1, order)
     stacked_hh = torch.stack([w_hh, r_hh]).index_select(1, order)
     bias = torch.stack([b_ih + b_hh, rb_ih + rb_hh]).index_select(1, order)
     # shape: (2, rows, hidden); direction 1 in reversed order
-    low = uses_bfloat16(precision)
-    states = _FusedBiLSTMFunction.apply(x, stacked_ih, stacked_hh, bias, sizes, offsets, reverse, low)
+    states = _FusedBiLSTMFunction.apply(x, stacked_ih, stacked_hh, bias, layout, uses_bfloat16(precision))
     return torch.cat([states[0], states[1].index_select(0, reverse)], dim=1)
 
 
 def run_bilstm(lstm: nn.LSTM, packed: PackedSequence, *, fused: bool | None = None,
-               precision: str = "float32") -> PackedSequence:
+               precision: str = "float32", layout: PackedLayout | None = None) -> PackedSequence:
     """Apply a bidirectional ``nn.LSTM`` (no inter-layer dropout, no projections) to a packed batch.
 
     ``fused=None`` uses the fused layer on the CPU and ``nn.LSTM`` itself elsewhere (cuDNN on a GPU);
     ``True`` or ``False`` force one or the other. The results agree to float rounding.
     ``precision="bfloat16"`` needs the fused layer (``nn.LSTM`` itself has no such mode).
+    ``layout``: :func:`packed_layout` of ``packed.batch_sizes``, when the caller already has it.
     """
     low = uses_bfloat16(precision)
     if fused is None:
@@ -256,7 +260,7 @@ def run_bilstm(lstm: nn.LSTM, packed: PackedSequence, *, fused: bool | None = No
         return lstm(packed)[0]
     if not lstm.bidirectional or lstm.proj_size or (lstm.num_layers > 1 and lstm.dropout) or not lstm.bias:
         raise ValueError("the fused LSTM covers bidirectional layers with biases, no projection and no dropout between layers")
-    layout = packed_layout(packed.batch_sizes)
+    layout = layout or packed_layout(packed.batch_sizes)
     data = packed.data
     for layer in range(lstm.num_layers):
         names = [f"weight_ih_l{layer}", f"weight_hh_l{layer}", f"bias_ih_l{layer}", f"bias_hh_l{layer}"]

@@ -32,13 +32,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from medner.model.crf import LinearChainCRF
-from medner.model.lstm import run_bilstm, uses_bfloat16
-
-
-def _slots(batch_sizes: torch.Tensor) -> torch.Tensor:
-    """For each packed row, its position among the sentences running at its step (0 = longest)."""
-    sizes = batch_sizes.tolist()
-    return torch.cat([torch.arange(n) for n in sizes])
+from medner.model.lstm import packed_layout, run_bilstm, uses_bfloat16
 
 
 class WordDropout(nn.Module):
@@ -159,13 +153,14 @@ class BiLSTMCRFTagger(nn.Module):
         per-sentence dropout masks are gathered to each sentence's rows.
         """
         packed = pack_padded_sequence(vectors, lengths, batch_first=True, enforce_sorted=False)
+        layout = packed_layout(packed.batch_sizes)
         # shape: (tokens,): the batch index of the sentence each packed row belongs to
-        sentence = packed.sorted_indices[_slots(packed.batch_sizes)]
+        sentence = packed.sorted_indices[layout.slot.to(packed.sorted_indices.device)]
         x = self.word_dropout(packed.data.unsqueeze(0)).squeeze(0)
         x = self.locked_dropout.rows(x, sentence, vectors.size(0))
         x = self._reprojected(x)
         out = run_bilstm(self.lstm, PackedSequence(x, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
-                         precision=self.config["precision"]).data
+                         precision=self.config["precision"], layout=layout).data
         out = self.locked_dropout.rows(out, sentence, vectors.size(0))
         scores = PackedSequence(self.to_tags(out), packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
         # shape: (batch, seq_len, n_tags)
