@@ -35,6 +35,9 @@ def test_a_demo_run_writes_a_complete_folder_and_reruns_are_no_ops(medner_root, 
     validate_metrics(metrics)
     assert metrics["run"] == {**metrics["run"], "corpus": "demo", "embedding": "tinyvec", "seed": 3, "fraction": 1.0}
     assert metrics["config"]["model"]["hidden_size"] == 16
+    from medner.model import kernels
+
+    assert metrics["config"]["training"]["lstm_kernels"] == kernels.in_use()  # which LSTM time loops ran
     assert metrics["cost"]["epochs"] == 2 and metrics["best_epoch"] in (1, 2)
     # The stored test scores are what the span scorer gives on the written predictions.
     from medner.corpus.registry import load_corpus

@@ -6,8 +6,21 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from medner.model import BiLSTMCRFTagger
+from medner.model import BiLSTMCRFTagger, kernels
+from medner.model import lstm as lstm_module
 from medner.model.lstm import packed_layout, run_bilstm
+
+
+@pytest.fixture(autouse=True, params=["torch", "compiled"])
+def lstm_kernels(request, monkeypatch):
+    """Every test here runs on both time loops: PyTorch operations and the compiled kernels."""
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, request.param)
+    if request.param == "compiled":
+        try:
+            kernels.available()
+        except RuntimeError as error:
+            pytest.skip(f"the compiled LSTM kernels do not build on this machine: {error}")
+    return request.param
 
 
 def packed_batch(lengths, dim, dtype=torch.float64, seed=0):
@@ -125,3 +138,30 @@ def test_bfloat16_tagger_is_close_to_float32_and_keeps_float32_weights():
     a, b = exact.emissions(x, lengths), low.emissions(x, lengths)
     assert b.dtype == torch.float32 and all(p.dtype == torch.float32 for p in low.parameters())
     assert not torch.equal(a, b) and (a - b).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("lstm_kernels", ["compiled"], indirect=True)
+def test_the_compiled_loops_replace_the_python_loops_and_agree_with_them(lstm_kernels, monkeypatch):
+    """With the kernels in use no Python time loop runs, and their results match the PyTorch loops'."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(24, 64, bidirectional=True, batch_first=True)
+    x, pack = packed_batch((17, 3, 30, 9), 24, dtype=torch.float32)
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        with monkeypatch.context() as patched:
+            patched.setenv(kernels.ENVIRONMENT_VARIABLE, "torch")
+            results["torch"] = outputs_and_gradients(lstm, x, pack, fused=True, precision=precision)
+
+        def python_loop(*args, **kwargs):
+            raise AssertionError("a Python time loop ran while the compiled kernels were in use")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(lstm_module, "_forward_steps", python_loop)
+            patched.setattr(lstm_module, "_backward_steps", python_loop)
+            results["compiled"] = outputs_and_gradients(lstm, x, pack, fused=True, precision=precision)
+        (out_t, grads_t), (out_c, grads_c) = results["torch"], results["compiled"]
+        # float32 differs only in rounding; bfloat16 adds the odd product rounded the other way
+        tolerance = 1e-5 if precision == "float32" else 2e-2
+        torch.testing.assert_close(out_c, out_t, rtol=0, atol=tolerance)
+        for got, expected in zip(grads_c, grads_t):
+            assert (got - expected).norm() <= tolerance * expected.norm(), precision

@@ -41,6 +41,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+from medner.model import kernels
+
 #: Arithmetic of the LSTM's matrix products. ``float32`` is ``nn.LSTM``'s. ``bfloat16`` rounds the
 #: operands of every matrix product (inputs, weights, previous states, gate gradients) to bfloat16,
 #: which CPUs with AVX512-BF16 or AMX multiply two to three times faster; the products accumulate in
@@ -119,33 +121,18 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         # The previous states as the recurrent product reads them (a bfloat16 copy when ``low``).
         recurrent = hiddens.new_zeros(2, rows + 1, hidden, dtype=inputs.dtype) if low else hiddens
         tanh_cells = x.new_empty(2, rows, hidden)
-        three = 3 * hidden
-        for t, (size, start) in enumerate(zip(sizes, offsets)):
-            now = slice(start, start + size)
-            act = gates[:, now]
-            if t == 0:
-                z = act.clone()
-            else:
-                before = slice(offsets[t - 1], offsets[t - 1] + size)
-                if low:
-                    z = act + torch.bmm(recurrent[:, before], w_hh_t)
-                else:
-                    z = torch.baddbmm(act, hiddens[:, before], w_hh_t)
-            torch.sigmoid(z[..., :three], out=act[..., :three])
-            torch.tanh(z[..., three:], out=act[..., three:])
-            i, f, o, g = act.split(hidden, dim=2)
-            c = cells[:, now]
-            torch.mul(i, g, out=c)
-            if t > 0:
-                c.addcmul_(f, cells[:, before])
-            tc = tanh_cells[:, now]
-            torch.tanh(c, out=tc)
-            torch.mul(o, tc, out=hiddens[:, now])
-            if low:
-                recurrent[:, now] = hiddens[:, now]
+        # The time loop: compiled (lstm_kernels.cpp) when available, else PyTorch operations; the same formulas.
+        compiled = x.device.type == "cpu" and kernels.available()
+        if compiled:
+            buffer = torch.empty(2 * sizes[0] * 4 * hidden, dtype=w_hh.dtype)
+            torch.ops.medner_lstm.forward_steps(gates, w_hh_t.contiguous(), cells, hiddens, tanh_cells, recurrent,
+                                                buffer, sizes, offsets)
+        else:
+            _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, offsets, low)
         ctx.save_for_backward(inputs, w_ih, w_hh, gates, cells, hiddens, tanh_cells, recurrent)
         ctx.layout = layout
         ctx.low = low
+        ctx.compiled = compiled
         return hiddens[:, :rows]
 
     @staticmethod
@@ -158,42 +145,19 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         first = sizes[0]
         rows = inputs.size(1)
         # Each row's previous state (the zero row ``rows`` at a sentence's first step), gathered once.
-        prev_cells = cells.index_select(1, previous)
         prev_hiddens = recurrent.index_select(1, previous)
-        tanh_cells = tanh_cells[:, :rows]
-        i, f, o, g = gates.split(hidden, dim=2)
-        # Everything the step loop multiplies by, computed for all rows at once and in place (no
-        # temporaries): d pre-activation of (i, f, o, g) = (dc, dc, dh, dc) * factors, where
-        # factors = (g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o), i (1 - g^2)),
-        # and dc gains dh * o * (1 - tanh(c)^2).
-        factors = torch.empty_like(gates)
-        fi, ff, fo, fg = factors.split(hidden, dim=2)
-        for out, gate, times in ((fi, i, g), (ff, f, prev_cells), (fo, o, tanh_cells)):
-            torch.mul(gate, gate, out=out)
-            out.sub_(gate).neg_().mul_(times)
-        torch.mul(g, g, out=fg)
-        fg.neg_().add_(1.0).mul_(i)
-        through_tanh = torch.mul(tanh_cells, tanh_cells)
-        through_tanh.neg_().add_(1.0).mul_(o)
-        grad_gates = torch.empty_like(gates)
-        grad_h = hiddens.new_zeros(2, first, hidden)  # from step t + 1 to step t, rows beyond its size stay zero
-        grad_c = hiddens.new_zeros(2, first, hidden)
         grad_hiddens = grad_hiddens.contiguous()
-        two_h, three = 2 * hidden, 3 * hidden
-        for t in range(len(sizes) - 1, -1, -1):
-            size, start = sizes[t], offsets[t]
-            now = slice(start, start + size)
-            dh = grad_hiddens[:, now] + grad_h[:, :size]
-            dc = torch.addcmul(grad_c[:, :size], dh, through_tanh[:, now])
-            step_grads = grad_gates[:, now]
-            fac = factors[:, now]
-            torch.mul(dc.unsqueeze(2), fac.view(2, size, 4, hidden), out=step_grads.view(2, size, 4, hidden))
-            torch.mul(dh, fac[..., two_h:three], out=step_grads[..., two_h:three])
-            torch.mul(dc, f[:, now], out=grad_c[:, :size])
-            if t > 0:
-                grad_h[:, :size] = torch.bmm(step_grads.to(w_hh.dtype) if low else step_grads, w_hh)
+        if ctx.compiled:
+            grad_gates = torch.empty_like(gates)
+            grad_low = torch.empty(gates.shape, dtype=torch.bfloat16) if low else grad_gates
+            buffer = torch.empty(2 * first * hidden, dtype=w_hh.dtype)
+            torch.ops.medner_lstm.backward_steps(gates, cells, tanh_cells, grad_hiddens, w_hh.contiguous(), grad_gates,
+                                                 grad_low, hiddens.new_zeros(2, first, hidden), buffer, sizes, offsets)
+        else:
+            grad_gates = _backward_steps(gates, cells.index_select(1, previous), tanh_cells, grad_hiddens, w_hh,
+                                         sizes, offsets, low)
+            grad_low = grad_gates.to(torch.bfloat16) if low else grad_gates
         # Weight gradients: one batched product each over every row of the batch.
-        grad_low = grad_gates.to(torch.bfloat16) if low else grad_gates
         back = gates.dtype
         grad_w_ih = torch.bmm(grad_low.transpose(1, 2), inputs).to(back)
         grad_w_hh = torch.bmm(grad_low.transpose(1, 2), prev_hiddens).to(back)
@@ -204,6 +168,81 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
             per_direction = torch.bmm(grad_low, w_ih).to(back)
             grad_x = per_direction[0] + per_direction[1].index_select(0, reverse)
         return grad_x, grad_w_ih, grad_w_hh, grad_bias, None, None
+
+
+def _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, offsets, low):
+    """The forward time loop in PyTorch operations, in place (see ``_FusedBiLSTMFunction.forward``).
+
+    ``gates`` (2, rows, 4H) holds the input pre-activations and receives the activations; ``cells``,
+    ``hiddens``, ``tanh_cells`` and (when ``low``) the bfloat16 ``recurrent`` copy receive the states.
+    ``lstm_kernels.cpp`` computes the same.
+    """
+    hidden = cells.size(2)
+    three = 3 * hidden
+    for t, (size, start) in enumerate(zip(sizes, offsets)):
+        now = slice(start, start + size)
+        act = gates[:, now]
+        if t == 0:
+            z = act.clone()
+        else:
+            before = slice(offsets[t - 1], offsets[t - 1] + size)
+            if low:
+                z = act + torch.bmm(recurrent[:, before], w_hh_t)
+            else:
+                z = torch.baddbmm(act, hiddens[:, before], w_hh_t)
+        torch.sigmoid(z[..., :three], out=act[..., :three])
+        torch.tanh(z[..., three:], out=act[..., three:])
+        i, f, o, g = act.split(hidden, dim=2)
+        c = cells[:, now]
+        torch.mul(i, g, out=c)
+        if t > 0:
+            c.addcmul_(f, cells[:, before])
+        tc = tanh_cells[:, now]
+        torch.tanh(c, out=tc)
+        torch.mul(o, tc, out=hiddens[:, now])
+        if low:
+            recurrent[:, now] = hiddens[:, now]
+
+
+def _backward_steps(gates, prev_cells, tanh_cells, grad_hiddens, w_hh, sizes, offsets, low):
+    """The backward time loop in PyTorch operations: the gradients of the pre-activations, (2, rows, 4H).
+
+    ``gates``: the activations (i, f, o, g); ``prev_cells``: each row's previous cell state (zero at a
+    first step); ``w_hh``: (2, 4H, H), bfloat16 when ``low``. ``lstm_kernels.cpp`` computes the same.
+    """
+    hidden = w_hh.size(2)
+    first = sizes[0]
+    i, f, o, g = gates.split(hidden, dim=2)
+    # Everything the step loop multiplies by, computed for all rows at once and in place (no
+    # temporaries): d pre-activation of (i, f, o, g) = (dc, dc, dh, dc) * factors, where
+    # factors = (g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o), i (1 - g^2)),
+    # and dc gains dh * o * (1 - tanh(c)^2).
+    factors = torch.empty_like(gates)
+    fi, ff, fo, fg = factors.split(hidden, dim=2)
+    for out, gate, times in ((fi, i, g), (ff, f, prev_cells), (fo, o, tanh_cells)):
+        torch.mul(gate, gate, out=out)
+        out.sub_(gate).neg_().mul_(times)
+    torch.mul(g, g, out=fg)
+    fg.neg_().add_(1.0).mul_(i)
+    through_tanh = torch.mul(tanh_cells, tanh_cells)
+    through_tanh.neg_().add_(1.0).mul_(o)
+    grad_gates = torch.empty_like(gates)
+    grad_h = gates.new_zeros(2, first, hidden)  # from step t + 1 to step t, rows beyond its size stay zero
+    grad_c = gates.new_zeros(2, first, hidden)
+    two_h, three = 2 * hidden, 3 * hidden
+    for t in range(len(sizes) - 1, -1, -1):
+        size, start = sizes[t], offsets[t]
+        now = slice(start, start + size)
+        dh = grad_hiddens[:, now] + grad_h[:, :size]
+        dc = torch.addcmul(grad_c[:, :size], dh, through_tanh[:, now])
+        step_grads = grad_gates[:, now]
+        fac = factors[:, now]
+        torch.mul(dc.unsqueeze(2), fac.view(2, size, 4, hidden), out=step_grads.view(2, size, 4, hidden))
+        torch.mul(dh, fac[..., two_h:three], out=step_grads[..., two_h:three])
+        torch.mul(dc, f[:, now], out=grad_c[:, :size])
+        if t > 0:
+            grad_h[:, :size] = torch.bmm(step_grads.to(w_hh.dtype) if low else step_grads, w_hh)
+    return grad_gates
 
 
 def fused_bilstm_layer(

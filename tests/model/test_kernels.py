@@ -1,0 +1,67 @@
+"""Choosing, building and falling back from the compiled LSTM time loops (medner.model.kernels)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from medner.model import kernels
+from medner.model.lstm import run_bilstm
+
+
+@pytest.fixture
+def fresh_state(monkeypatch):
+    """A process that has not tried to build the kernels yet, with a build that fails."""
+    monkeypatch.setattr(kernels, "_state", {})
+
+    def failing_build():
+        raise RuntimeError("Error building extension 'medner_lstm':\nc++: command not found")
+
+    monkeypatch.setattr(kernels, "_build", failing_build)
+
+
+def test_an_unknown_choice_names_the_variable(monkeypatch):
+    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "fast")
+    with pytest.raises(ValueError, match="MEDNER_LSTM_KERNELS must be one of auto, compiled, torch, got 'fast'"):
+        kernels.available()
+
+
+def test_auto_falls_back_to_the_pytorch_loops_with_one_warning(monkeypatch, fresh_state, caplog):
+    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "auto")
+    with caplog.at_level(logging.WARNING, logger="medner.model.kernels"):
+        assert kernels.in_use() == "torch"
+        assert kernels.in_use() == "torch"  # tried once, warned once
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "c++: command not found" in warnings[0] and "PyTorch loops" in warnings[0]
+    lstm = torch.nn.LSTM(3, 2, bidirectional=True, batch_first=True)
+    x = torch.randn(2, 4, 3)
+    packed = pack_padded_sequence(x, torch.tensor([4, 2]), batch_first=True)
+    torch.testing.assert_close(run_bilstm(lstm, packed, fused=True).data, lstm(packed)[0].data)
+
+
+def test_compiled_is_required_when_asked_for(monkeypatch, fresh_state):
+    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "compiled")
+    with pytest.raises(RuntimeError, match="MEDNER_LSTM_KERNELS=compiled, but the LSTM kernels did not build: "
+                                           "RuntimeError: c\\+\\+: command not found"):
+        kernels.available()
+
+
+def test_torch_never_builds(monkeypatch, fresh_state):
+    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "torch")
+    assert kernels.in_use() == "torch" and kernels._state == {}
+
+
+def test_loading_the_kernels_leaves_subnormal_arithmetic_alone(monkeypatch):
+    """Fast-math code generation must not switch the process to flush-to-zero (crtfastmath)."""
+    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "compiled")
+    try:
+        kernels.available()
+    except RuntimeError as error:
+        pytest.skip(f"the compiled LSTM kernels do not build on this machine: {error}")
+    tiny = np.float32(1e-39)
+    assert tiny / np.float32(10) != 0
+    assert (torch.tensor([1e-39]) / 10).item() != 0
