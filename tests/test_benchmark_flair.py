@@ -33,15 +33,15 @@ def test_figures_are_printed_with_ratio_and_gap_for_every_precision():
         "by_precision": {
             "float32": {"seconds_per_epoch_after_first": 4.0, "speedup": 3.0, "total_seconds": 60.0,
                         "test_strict_micro_f1": 0.70, "f1_gap_points": 0.5, "peak_rss_mb": 900.0,
-                        "lstm_kernels": "compiled"},
+                        "kernels": "compiled"},
             "bfloat16": {"seconds_per_epoch_after_first": 2.0, "speedup": 6.0, "total_seconds": 50.0,
                          "test_strict_micro_f1": 0.69, "f1_gap_points": 1.5, "peak_rss_mb": 950.0,
-                         "matmul_floor_seconds": 1.6, "speedup_at_matmul_floor": 7.5, "lstm_kernels": "compiled"},
+                         "matmul_floor_seconds": 1.6, "speedup_at_matmul_floor": 7.5, "kernels": "compiled"},
         },
     }
     lines = format_figures(figures).splitlines()
     assert lines[0] == ("PHEE, bert (MiniLM), 5 epochs, seed 1, 1 torch thread(s), "
-                        "our LSTM time loops: compiled (MEDNER_LSTM_KERNELS)")
+                        "our LSTM and CRF loops: compiled (MEDNER_KERNELS)")
     float32 = next(line for line in lines if line.startswith("ours float32")).split()
     assert float32[2:] == ["4.00", "3.0x", "60.0", "0.7000", "+0.50", "900"]
     bfloat16 = next(line for line in lines if line.startswith("ours bfloat16")).split()

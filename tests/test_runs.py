@@ -37,7 +37,7 @@ def test_a_demo_run_writes_a_complete_folder_and_reruns_are_no_ops(medner_root, 
     assert metrics["config"]["model"]["hidden_size"] == 16
     from medner.model import kernels
 
-    assert metrics["config"]["training"]["lstm_kernels"] == kernels.in_use()  # which LSTM time loops ran
+    assert metrics["config"]["training"]["kernels"] == kernels.in_use()  # which LSTM time loops ran
     assert metrics["cost"]["epochs"] == 2 and metrics["best_epoch"] in (1, 2)
     # The stored test scores are what the span scorer gives on the written predictions.
     from medner.corpus.registry import load_corpus

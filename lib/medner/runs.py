@@ -65,7 +65,7 @@ METRICS_SCHEMA: dict[str, Any] = {
     "config": {
         "model": (dict, "BiLSTMCRFTagger keyword arguments (hidden_size, dropouts, use_crf, ...)"),
         "training": (dict, "TrainingConfig values (learning rate, batch size, annealing, max_epochs, seed, threads) "
-                           "and lstm_kernels: the LSTM's time loops, compiled or torch (medner.model.kernels)"),
+                           "and kernels: the LSTM's and CRF's loops, compiled or torch (medner.model.kernels)"),
         "tag_scheme": (str, "BIO or BIOES"),
         "tags": (list, "the tag dictionary, index order"),
         "embedding": (dict, "spec name, family, source, options, embedder fingerprint and dimension"),
@@ -395,7 +395,7 @@ def execute_run(
 
     training_config = asdict(config)
     training_config["num_threads"] = result.num_threads
-    training_config["lstm_kernels"] = result.lstm_kernels
+    training_config["kernels"] = result.kernels
     metrics = {
         "schema_version": SCHEMA_VERSION,
         "run": {

@@ -93,7 +93,7 @@ class TrainingResult:
     num_threads: int
     seeds: dict = field(default_factory=dict)
     stopped_because: str = ""
-    lstm_kernels: str = ""  # the LSTM's time loops: "compiled", "torch" (see medner.model.kernels) or "nn.LSTM"
+    kernels: str = ""  # the LSTM's and CRF's loops: "compiled", "torch" (see medner.model.kernels) or "nn.LSTM"
 
     def history_rows(self) -> list[dict]:
         return [asdict(r) for r in self.history]
@@ -289,9 +289,9 @@ def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mo
         flat_tags[train.offsets[i] : train.offsets[i] + len(tags)] = tags
     flat_tags_t = torch.from_numpy(flat_tags)
     n_tokens = int(train.lengths.sum())
-    # Which time loops the LSTM runs; on a CPU this compiles them on first use, before any timing starts.
+    # Which loops the LSTM and the CRF run; on a CPU this compiles them on first use, before any timing starts.
     on_cpu = all(p.device.type == "cpu" for p in model.parameters())
-    lstm_kernels = kernels.in_use() if on_cpu else "nn.LSTM"
+    loops = kernels.in_use() if on_cpu else "nn.LSTM"
 
     optimiser = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
     lr = config.learning_rate
@@ -363,5 +363,5 @@ def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mo
         num_threads=threads,
         seeds=seeds,
         stopped_because=stopped,
-        lstm_kernels=lstm_kernels,
+        kernels=loops,
     )

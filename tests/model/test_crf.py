@@ -7,7 +7,11 @@ import itertools
 import pytest
 import torch
 
+from medner.model import kernels
 from medner.model.crf import LinearChainCRF
+
+# Every test here runs on both implementations: PyTorch operations and the compiled kernels.
+pytestmark = pytest.mark.usefixtures("kernel_choice")
 
 
 def brute_force(crf: LinearChainCRF, emissions: torch.Tensor, length: int) -> tuple[torch.Tensor, list[int], dict]:
@@ -112,3 +116,35 @@ def test_bad_shapes_and_masks_are_refused():
         crf.log_partition(torch.zeros(2, 4, 3), torch.ones(2, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="mask\\[:, 0\\]"):
         crf.log_partition(torch.zeros(1, 2, 3), torch.tensor([[False, True]]))
+    with pytest.raises(ValueError, match="no gaps"):
+        crf.decode(torch.zeros(1, 3, 3), torch.tensor([[True, False, True]]))
+
+
+@pytest.mark.parametrize("kernel_choice", ["compiled"], indirect=True)
+def test_compiled_loops_give_the_pytorch_loss_gradients_and_paths(kernel_choice, monkeypatch):
+    """float64, realistic size: the compiled forward algorithm, its gradient and Viterbi against PyTorch's."""
+    torch.manual_seed(7)
+    crf = LinearChainCRF(19).double()
+    lengths = torch.tensor([1, 9, 30, 17, 30, 2])
+    emissions = torch.randn(len(lengths), 30, 19, dtype=torch.float64) * 3
+    mask = torch.arange(30)[None, :] < lengths[:, None]
+    tags = torch.randint(0, 19, (len(lengths), 30))
+
+    def run():
+        crf.zero_grad()
+        leaf = emissions.clone().requires_grad_(True)
+        loss = (crf.neg_log_likelihood(leaf, tags, mask) * torch.linspace(0.5, 2, len(lengths))).sum()
+        loss.backward()
+        grads = [leaf.grad] + [p.grad.clone() for p in crf.parameters()]
+        return loss.detach(), grads, crf.decode(emissions, mask)
+
+    with monkeypatch.context() as patched:
+        patched.setenv(kernels.ENVIRONMENT_VARIABLE, "torch")
+        expected = run()
+    with monkeypatch.context() as patched:
+        patched.setattr(torch, "logsumexp", None)  # the PyTorch forward algorithm cannot run
+        got = run()
+    torch.testing.assert_close(got[0], expected[0], rtol=0, atol=1e-10)
+    for mine, theirs in zip(got[1], expected[1]):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-10)
+    assert got[2] == expected[2]

@@ -19,19 +19,19 @@ def fresh_state(monkeypatch):
     monkeypatch.setattr(kernels, "_state", {})
 
     def failing_build():
-        raise RuntimeError("Error building extension 'medner_lstm':\nc++: command not found")
+        raise RuntimeError("Error building extension 'medner_kernels':\nc++: command not found")
 
     monkeypatch.setattr(kernels, "_build", failing_build)
 
 
 def test_an_unknown_choice_names_the_variable(monkeypatch):
-    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "fast")
-    with pytest.raises(ValueError, match="MEDNER_LSTM_KERNELS must be one of auto, compiled, torch, got 'fast'"):
+    monkeypatch.setenv("MEDNER_KERNELS", "fast")
+    with pytest.raises(ValueError, match="MEDNER_KERNELS must be one of auto, compiled, torch, got 'fast'"):
         kernels.available()
 
 
 def test_auto_falls_back_to_the_pytorch_loops_with_one_warning(monkeypatch, fresh_state, caplog):
-    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "auto")
+    monkeypatch.setenv("MEDNER_KERNELS", "auto")
     with caplog.at_level(logging.WARNING, logger="medner.model.kernels"):
         assert kernels.in_use() == "torch"
         assert kernels.in_use() == "torch"  # tried once, warned once
@@ -44,20 +44,20 @@ def test_auto_falls_back_to_the_pytorch_loops_with_one_warning(monkeypatch, fres
 
 
 def test_compiled_is_required_when_asked_for(monkeypatch, fresh_state):
-    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "compiled")
-    with pytest.raises(RuntimeError, match="MEDNER_LSTM_KERNELS=compiled, but the LSTM kernels did not build: "
+    monkeypatch.setenv("MEDNER_KERNELS", "compiled")
+    with pytest.raises(RuntimeError, match="MEDNER_KERNELS=compiled, but the kernels did not build: "
                                            "RuntimeError: c\\+\\+: command not found"):
         kernels.available()
 
 
 def test_torch_never_builds(monkeypatch, fresh_state):
-    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "torch")
+    monkeypatch.setenv("MEDNER_KERNELS", "torch")
     assert kernels.in_use() == "torch" and kernels._state == {}
 
 
 def test_loading_the_kernels_leaves_subnormal_arithmetic_alone(monkeypatch):
     """Fast-math code generation must not switch the process to flush-to-zero (crtfastmath)."""
-    monkeypatch.setenv("MEDNER_LSTM_KERNELS", "compiled")
+    monkeypatch.setenv("MEDNER_KERNELS", "compiled")
     try:
         kernels.available()
     except RuntimeError as error:

@@ -11,16 +11,8 @@ from medner.model import lstm as lstm_module
 from medner.model.lstm import packed_layout, run_bilstm
 
 
-@pytest.fixture(autouse=True, params=["torch", "compiled"])
-def lstm_kernels(request, monkeypatch):
-    """Every test here runs on both time loops: PyTorch operations and the compiled kernels."""
-    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, request.param)
-    if request.param == "compiled":
-        try:
-            kernels.available()
-        except RuntimeError as error:
-            pytest.skip(f"the compiled LSTM kernels do not build on this machine: {error}")
-    return request.param
+# Every test here runs on both time loops: PyTorch operations and the compiled kernels.
+pytestmark = pytest.mark.usefixtures("kernel_choice")
 
 
 def packed_batch(lengths, dim, dtype=torch.float64, seed=0):
@@ -140,8 +132,8 @@ def test_bfloat16_tagger_is_close_to_float32_and_keeps_float32_weights():
     assert not torch.equal(a, b) and (a - b).abs().max() < 0.05
 
 
-@pytest.mark.parametrize("lstm_kernels", ["compiled"], indirect=True)
-def test_the_compiled_loops_replace_the_python_loops_and_agree_with_them(lstm_kernels, monkeypatch):
+@pytest.mark.parametrize("kernel_choice", ["compiled"], indirect=True)
+def test_the_compiled_loops_replace_the_python_loops_and_agree_with_them(kernel_choice, monkeypatch):
     """With the kernels in use no Python time loop runs, and their results match the PyTorch loops'."""
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(24, 64, bidirectional=True, batch_first=True)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from medner.model import kernels
+
 
 class LinearChainCRF(nn.Module):
     """Transition, start and end scores of a linear-chain CRF with ``n_tags`` tags.
@@ -56,7 +58,15 @@ class LinearChainCRF(nn.Module):
         mask = mask.bool()
         if emissions.size(1) > 0 and not bool(mask[:, 0].all()):
             raise ValueError("mask[:, 0] must be true for every sentence (every sentence has at least one token)")
+        positions = torch.arange(mask.size(1), device=mask.device)
+        if not torch.equal(mask, positions < mask.sum(1, keepdim=True)):
+            raise ValueError("mask must be true for each sentence's first tokens and false after them (no gaps)")
         return mask
+
+    def _compiled(self, emissions: torch.Tensor) -> bool:
+        """Whether the compiled loops (``kernels.cpp``, see :mod:`medner.model.kernels`) compute this batch."""
+        return (emissions.device.type == "cpu" and emissions.size(1) > 0
+                and emissions.dtype in (torch.float32, torch.float64) and kernels.available())
 
     def score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Unnormalised score of the given tag sequences.
@@ -91,6 +101,9 @@ class LinearChainCRF(nn.Module):
             shape (batch,).
         """
         mask = self._check(emissions, mask)
+        if self._compiled(emissions):
+            return _CompiledLogPartition.apply(emissions.contiguous(), mask.sum(1), self.start_transitions,
+                                               self.transitions, self.end_transitions)
         # shape: (batch, n_tags): log-sum of all paths ending in each tag at the current position
         # One view per position: the backward pass stacks their gradients once, instead of
         # scattering into a full-size zero tensor at every position.
@@ -140,6 +153,11 @@ class LinearChainCRF(nn.Module):
         batch, seq_len, _ = emissions.shape
         if seq_len == 0:
             return [[] for _ in range(batch)]
+        if self._compiled(emissions):
+            lengths = mask.sum(1)
+            paths = torch.ops.medner.crf_viterbi(emissions.contiguous(), lengths, self.start_transitions.detach(),
+                                                 self.transitions.detach(), self.end_transitions.detach())
+            return [row[:n] for row, n in zip(paths.tolist(), lengths.tolist())]
         # shape: (batch, n_tags)
         best = self.start_transitions + emissions[:, 0]
         transitions = self.transitions.unsqueeze(0)
@@ -166,3 +184,31 @@ class LinearChainCRF(nn.Module):
         # Padded positions came after the real ones and repeat the last real tag; keep the prefix.
         rows = path.tolist()
         return [row[:n] for row, n in zip(rows, lengths)]
+
+
+class _CompiledLogPartition(torch.autograd.Function):
+    """``log Z`` per sentence by the compiled forward algorithm; its gradient from the forward-backward marginals.
+
+    d log Z / d emissions[t, j] is the marginal probability of tag ``j`` at position ``t``; d log Z / d
+    transitions[i, j] the expected number of ``i -> j`` transitions; start and end get the first and
+    last positions' marginals. ``LinearChainCRF.log_partition`` computes the same in PyTorch operations.
+    """
+
+    @staticmethod
+    def forward(ctx, emissions, lengths, start, transitions, end):
+        log_z, alphas = torch.ops.medner.crf_forward(emissions, lengths, start.contiguous(), transitions.contiguous(),
+                                                     end.contiguous())
+        ctx.save_for_backward(emissions, lengths, transitions, end, alphas, log_z)
+        return log_z
+
+    @staticmethod
+    def backward(ctx, grad_log_z):
+        emissions, lengths, transitions, end, alphas, log_z = ctx.saved_tensors
+        # shapes: (batch, seq_len, n_tags) and (batch, n_tags, n_tags), both already times grad_log_z
+        grad_emissions, pairs = torch.ops.medner.crf_backward(emissions, lengths, transitions.contiguous(),
+                                                              end.contiguous(), alphas, log_z,
+                                                              grad_log_z.contiguous())
+        batch = torch.arange(emissions.size(0), device=emissions.device)
+        grad_start = grad_emissions[:, 0].sum(0)
+        grad_end = grad_emissions[batch, lengths - 1].sum(0)
+        return grad_emissions, None, grad_start, pairs.sum(0), grad_end

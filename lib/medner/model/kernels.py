@@ -1,22 +1,29 @@
-"""The compiled time loops of the fused LSTM (``lstm_kernels.cpp``): built once per machine, or not at all.
+"""The compiled loops of the LSTM and the CRF (``kernels.cpp``): built once per machine, or not at all.
 
-:mod:`medner.model.lstm` runs each LSTM time step as one batched matrix product and a
-dozen element-wise PyTorch operations. ``lstm_kernels.cpp`` does the element-wise part
-of a step in one compiled pass (same formulas, the same ATen matrix products), which
-removes most of what an epoch spends outside the matrix products on a CPU.
+An epoch on cached vectors is the tagger's own arithmetic: the matrix products, and
+between them loops over time steps. In PyTorch operations each LSTM step is a dozen
+element-wise operations and each CRF position half a dozen, every one with its own
+dispatch, temporary tensor, autograd record and trip through memory.
+``kernels.cpp`` runs the same formulas as compiled loops:
+
+* the LSTM's forward and backward time loops (:mod:`medner.model.lstm`): per step, one
+  ATen matrix product and one pass over the running rows;
+* the CRF's forward algorithm, its gradient from the forward-backward marginals, and
+  Viterbi (:mod:`medner.model.crf`), one sentence per task.
 
 It is compiled on first use with ``torch.utils.cpp_extension`` (a C++ compiler and
-``ninja`` needed; about a minute, once per machine, cached under
-``$TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``). The environment
-variable ``MEDNER_LSTM_KERNELS`` chooses:
+``ninja`` needed; 20-60 s, once per machine, cached under ``$TORCH_EXTENSIONS_DIR``,
+by default ``~/.cache/torch_extensions``). The environment variable ``MEDNER_KERNELS``
+chooses:
 
-* ``auto`` (default): the compiled loops when they build, otherwise the PyTorch loops,
-  with one warning saying why;
+* ``auto`` (default): the compiled loops when they build, otherwise the PyTorch
+  operations, with one warning saying why;
 * ``compiled``: the compiled loops or an error;
-* ``torch``: the PyTorch loops (the reference the tests compare against).
+* ``torch``: the PyTorch operations (the reference the tests compare against).
 
-Both give the same function to float rounding (tests/model/test_lstm.py), but not the same
-bits, so a run records which one it used (``lstm_kernels`` in metrics.json's hardware).
+Both compute the same functions to float rounding (tests/model/test_lstm.py and
+test_crf.py run every test on both), but not the same bits, so a run records which one
+it used (``kernels`` in metrics.json's training config).
 """
 
 from __future__ import annotations
@@ -30,9 +37,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).with_name("lstm_kernels.cpp")
+SOURCE = Path(__file__).with_name("kernels.cpp")
 CHOICES = ("auto", "compiled", "torch")
-ENVIRONMENT_VARIABLE = "MEDNER_LSTM_KERNELS"
+ENVIRONMENT_VARIABLE = "MEDNER_KERNELS"
 # -march=native: the build is for this machine's instruction set (the cache name carries a
 # fingerprint of it). Fast-math code generation lets the compiler vectorise exp and tanh; it is
 # given to the compile step only, so the library does not change the process's FTZ/DAZ flags.
@@ -42,7 +49,7 @@ _state: dict[str, object] = {}
 
 
 def requested() -> str:
-    """The ``MEDNER_LSTM_KERNELS`` choice; an unknown value is a ValueError naming the variable."""
+    """The ``MEDNER_KERNELS`` choice; an unknown value is a ValueError naming the variable."""
     choice = os.environ.get(ENVIRONMENT_VARIABLE, "auto").strip().lower() or "auto"
     if choice not in CHOICES:
         raise ValueError(f"{ENVIRONMENT_VARIABLE} must be one of {', '.join(CHOICES)}, got {choice!r}")
@@ -65,15 +72,15 @@ def _build() -> None:
     """Compile (or reuse) and load the library; raises on any failure."""
     from torch.utils.cpp_extension import load
 
-    name = f"medner_lstm_{_machine_fingerprint()}"
+    name = f"medner_kernels_{_machine_fingerprint()}"
     start = time.perf_counter()
-    log.info("LSTM kernels: loading %s (compiled on first use, about a minute)", name)
+    log.info("kernels: loading %s (compiled on first use, 20-60 s)", name)
     load(name=name, sources=[str(SOURCE)], extra_cflags=COMPILE_FLAGS, is_python_module=False, verbose=False)
-    log.info("LSTM kernels: ready in %.1f s", time.perf_counter() - start)
+    log.info("kernels: ready in %.1f s", time.perf_counter() - start)
 
 
 def available() -> bool:
-    """Whether the compiled loops are loaded (building them on the first call), as ``MEDNER_LSTM_KERNELS`` asks."""
+    """Whether the compiled loops are loaded (building them on the first call), as ``MEDNER_KERNELS`` asks."""
     choice = requested()
     if choice == "torch":
         return False
@@ -84,14 +91,14 @@ def available() -> bool:
         except Exception as error:  # noqa: BLE001 - any build failure means: use the PyTorch loops
             _state["error"] = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
             if choice == "auto":
-                log.warning("LSTM kernels could not be compiled (%s); training uses the PyTorch loops, which are "
-                            "slower on a CPU. A C++ compiler and ninja fix this; %s=torch silences it.",
+                log.warning("the LSTM and CRF kernels could not be compiled (%s); training uses the PyTorch loops, "
+                            "which are slower on a CPU. A C++ compiler and ninja fix this; %s=torch silences it.",
                             _state["error"], ENVIRONMENT_VARIABLE)
     if choice == "compiled" and "error" in _state:
-        raise RuntimeError(f"{ENVIRONMENT_VARIABLE}=compiled, but the LSTM kernels did not build: {_state['error']}")
+        raise RuntimeError(f"{ENVIRONMENT_VARIABLE}=compiled, but the kernels did not build: {_state['error']}")
     return bool(_state.get("loaded"))
 
 
 def in_use() -> str:
-    """``"compiled"`` or ``"torch"``: which time loops the fused CPU LSTM runs (for metrics.json)."""
+    """``"compiled"`` or ``"torch"``: which loops the fused CPU LSTM and the CRF run (for metrics.json)."""
     return "compiled" if available() else "torch"

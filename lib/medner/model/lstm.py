@@ -108,11 +108,16 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         inputs = cast(torch.stack([x, x.index_select(0, reverse)]))
         w_ih, w_hh = cast(w_ih), cast(w_hh)
         w_hh_t = w_hh.transpose(1, 2)
+        # The time loop: compiled (kernels.cpp) when available, else PyTorch operations; the same formulas.
+        compiled = x.device.type == "cpu" and kernels.available()
         # shape: (2, rows, 4H): pre-activations from the inputs; overwritten step by step with the activations
-        if low:
-            gates = torch.bmm(inputs, w_ih.transpose(1, 2)).to(x.dtype).add_(bias.unsqueeze(1))
+        if not low:
+            gates = pre = torch.baddbmm(bias.unsqueeze(1), inputs, w_ih.transpose(1, 2))
+        elif compiled:
+            # the kernel adds the bias to the bfloat16 product as it reads it
+            pre, gates = torch.bmm(inputs, w_ih.transpose(1, 2)), x.new_empty(2, rows, 4 * hidden)
         else:
-            gates = torch.baddbmm(bias.unsqueeze(1), inputs, w_ih.transpose(1, 2))
+            gates = pre = torch.bmm(inputs, w_ih.transpose(1, 2)).to(x.dtype).add_(bias.unsqueeze(1))
         # One extra zero row at the end: the "previous state" of every sentence's first step (backward).
         cells = x.new_empty(2, rows + 1, hidden)
         hiddens = x.new_empty(2, rows + 1, hidden)
@@ -121,12 +126,10 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         # The previous states as the recurrent product reads them (a bfloat16 copy when ``low``).
         recurrent = hiddens.new_zeros(2, rows + 1, hidden, dtype=inputs.dtype) if low else hiddens
         tanh_cells = x.new_empty(2, rows, hidden)
-        # The time loop: compiled (lstm_kernels.cpp) when available, else PyTorch operations; the same formulas.
-        compiled = x.device.type == "cpu" and kernels.available()
         if compiled:
             buffer = torch.empty(2 * sizes[0] * 4 * hidden, dtype=w_hh.dtype)
-            torch.ops.medner_lstm.forward_steps(gates, w_hh_t.contiguous(), cells, hiddens, tanh_cells, recurrent,
-                                                buffer, sizes, offsets)
+            torch.ops.medner.forward_steps(gates, pre, bias.contiguous(), w_hh_t.contiguous(), cells, hiddens,
+                                                tanh_cells, recurrent, buffer, sizes, offsets)
         else:
             _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, offsets, low)
         ctx.save_for_backward(inputs, w_ih, w_hh, gates, cells, hiddens, tanh_cells, recurrent)
@@ -148,20 +151,22 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         prev_hiddens = recurrent.index_select(1, previous)
         grad_hiddens = grad_hiddens.contiguous()
         if ctx.compiled:
-            grad_gates = torch.empty_like(gates)
-            grad_low = torch.empty(gates.shape, dtype=torch.bfloat16) if low else grad_gates
-            buffer = torch.empty(2 * first * hidden, dtype=w_hh.dtype)
-            torch.ops.medner_lstm.backward_steps(gates, cells, tanh_cells, grad_hiddens, w_hh.contiguous(), grad_gates,
-                                                 grad_low, hiddens.new_zeros(2, first, hidden), buffer, sizes, offsets)
+            # The gate gradients only in the products' type; the kernel sums the bias gradient as it goes.
+            grad_low = torch.empty(gates.shape, dtype=w_hh.dtype)
+            grad_bias = gates.new_zeros(2, 4 * hidden)
+            torch.ops.medner.backward_steps(
+                gates, cells, tanh_cells, grad_hiddens, w_hh.contiguous(), grad_low, grad_bias,
+                gates.new_zeros(2, first, hidden), gates.new_empty(2 * first * 4 * hidden),
+                torch.empty(2 * first * hidden, dtype=w_hh.dtype), sizes, offsets)
         else:
             grad_gates = _backward_steps(gates, cells.index_select(1, previous), tanh_cells, grad_hiddens, w_hh,
                                          sizes, offsets, low)
             grad_low = grad_gates.to(torch.bfloat16) if low else grad_gates
+            grad_bias = grad_gates.sum(1)
         # Weight gradients: one batched product each over every row of the batch.
         back = gates.dtype
         grad_w_ih = torch.bmm(grad_low.transpose(1, 2), inputs).to(back)
         grad_w_hh = torch.bmm(grad_low.transpose(1, 2), prev_hiddens).to(back)
-        grad_bias = grad_gates.sum(1)
         grad_x = None
         if ctx.needs_input_grad[0]:
             # shape: (2, rows, input); direction 1's rows go back to their forward positions
@@ -175,7 +180,7 @@ def _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, 
 
     ``gates`` (2, rows, 4H) holds the input pre-activations and receives the activations; ``cells``,
     ``hiddens``, ``tanh_cells`` and (when ``low``) the bfloat16 ``recurrent`` copy receive the states.
-    ``lstm_kernels.cpp`` computes the same.
+    ``kernels.cpp`` computes the same.
     """
     hidden = cells.size(2)
     three = 3 * hidden
@@ -208,7 +213,7 @@ def _backward_steps(gates, prev_cells, tanh_cells, grad_hiddens, w_hh, sizes, of
     """The backward time loop in PyTorch operations: the gradients of the pre-activations, (2, rows, 4H).
 
     ``gates``: the activations (i, f, o, g); ``prev_cells``: each row's previous cell state (zero at a
-    first step); ``w_hh``: (2, 4H, H), bfloat16 when ``low``. ``lstm_kernels.cpp`` computes the same.
+    first step); ``w_hh``: (2, 4H, H), bfloat16 when ``low``. ``kernels.cpp`` computes the same.
     """
     hidden = w_hh.size(2)
     first = sizes[0]

@@ -1,0 +1,423 @@
+// Compiled loops of the tagger (see medner/model/kernels.py): the two time loops of medner.model.lstm's
+// fused bidirectional LSTM, and the forward algorithm, its gradient and Viterbi of medner.model.crf.
+//
+// LSTM. Same arithmetic as the pure PyTorch loops in lstm.py (the reference, and the tests' yardstick):
+// one batched matrix product per step through ATen (at::bmm_out, so MKL/oneDNN as in PyTorch),
+// and everything element-wise of that step in ONE pass over the running rows instead of a dozen
+// PyTorch operations, each with its own dispatch, temporary and trip through memory.
+//
+// Tensors (all contiguous; "2" is the direction, rows are packed rows, G = 4H, gate order i, f, o, g):
+//   gates      (2, rows, G)      in: input pre-activations (bias included); out: activations
+//   cells      (2, rows + 1, H)  out: c_t (row ``rows`` is the zero state, untouched)
+//   hiddens    (2, rows + 1, H)  out: h_t
+//   tanh_cells (2, rows, H)      out: tanh(c_t)
+//   recurrent  (2, rows + 1, H)  out: h_t as the recurrent product reads it (a bfloat16 copy, or ``hiddens`` itself)
+//   w_hh_t     (2, H, G)         recurrent weights, transposed, in the product type
+//   buffer     (2 * sizes[0] * G) scratch in the product type
+//   pre        (2, rows, G)      ``gates`` itself, or the input product in the product type (bias then added here)
+//   bias       (2, G)            used with a separate ``pre``
+// Backward: grad_hiddens (2, rows, H), w_hh (2, G, H), grad_low (2, rows, G) out: the gate gradients in the
+// product type, grad_bias (2, G) zeros, out: their sum over rows, grad_c (2, sizes[0], H) zeros,
+// scratch (2 * sizes[0] * G) and buffer (2 * sizes[0] * H) in the product type.
+//
+// Built on first use by medner.model.kernels with -O3 -march=native and fast-math code generation
+// (compile step only, so the process's floating-point flags are never touched).
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+// Rows of one step handed to one thread at a time: a row is 4H values, a few microseconds of work.
+constexpr int64_t kGrain = 4;
+
+template <typename T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+template <typename scalar_t, typename low_t>
+void forward_steps_impl(at::Tensor& gates, const at::Tensor& pre, const at::Tensor& bias, const at::Tensor& w_hh_t,
+                        at::Tensor& cells, at::Tensor& hiddens, at::Tensor& tanh_cells, at::Tensor& recurrent,
+                        at::Tensor& buffer, const std::vector<int64_t>& sizes, const std::vector<int64_t>& offsets) {
+  const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H;
+  const bool copy_low = !recurrent.is_same(hiddens);
+  // ``pre`` is either ``gates`` itself (pre-activations with the bias, in place) or the input product in
+  // the product type, to which ``bias`` is added here: no separate conversion pass over the batch.
+  const bool separate = !pre.is_same(gates);
+  const low_t* pp = separate ? pre.data_ptr<low_t>() : nullptr;
+  const scalar_t* biasp = separate ? bias.data_ptr<scalar_t>() : nullptr;
+  scalar_t* gp = gates.data_ptr<scalar_t>();
+  scalar_t* cp = cells.data_ptr<scalar_t>();
+  scalar_t* hp = hiddens.data_ptr<scalar_t>();
+  scalar_t* tp = tanh_cells.data_ptr<scalar_t>();
+  low_t* rp = recurrent.data_ptr<low_t>();
+  const low_t* bp = buffer.data_ptr<low_t>();
+  for (size_t t = 0; t < sizes.size(); ++t) {
+    const int64_t size = sizes[t], start = offsets[t];
+    const bool first = t == 0;
+    const int64_t before = first ? 0 : offsets[t - 1];
+    if (!first) {
+      // shape: (2, size, G): h_{t-1} W_hh^T for the running sentences, both directions
+      at::Tensor product = buffer.narrow(0, 0, 2 * size * G).view({2, size, G});
+      at::bmm_out(product, recurrent.narrow(1, before, size), w_hh_t);
+    }
+    at::parallel_for(0, 2 * size, kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const int64_t d = k / size, r = k % size;
+        scalar_t* z = gp + (d * rows + start + r) * G;
+        if (separate) {
+          const low_t* x = pp + (d * rows + start + r) * G;
+          const scalar_t* b = biasp + d * G;
+          for (int64_t j = 0; j < G; ++j) z[j] = static_cast<scalar_t>(x[j]) + b[j];
+        }
+        if (!first) {
+          const low_t* p = bp + k * G;
+          for (int64_t j = 0; j < G; ++j) z[j] += static_cast<scalar_t>(p[j]);
+        }
+        for (int64_t j = 0; j < 3 * H; ++j) z[j] = sigmoid(z[j]);
+        for (int64_t j = 3 * H; j < G; ++j) z[j] = std::tanh(z[j]);
+        const scalar_t *i = z, *f = z + H, *o = z + 2 * H, *g = z + 3 * H;
+        const int64_t row = start + r;
+        scalar_t* c = cp + (d * (rows + 1) + row) * H;
+        scalar_t* tc = tp + (d * rows + row) * H;
+        scalar_t* h = hp + (d * (rows + 1) + row) * H;
+        if (first) {
+          for (int64_t j = 0; j < H; ++j) c[j] = i[j] * g[j];
+        } else {
+          const scalar_t* c_prev = cp + (d * (rows + 1) + before + r) * H;
+          for (int64_t j = 0; j < H; ++j) c[j] = i[j] * g[j] + f[j] * c_prev[j];
+        }
+        for (int64_t j = 0; j < H; ++j) {
+          tc[j] = std::tanh(c[j]);
+          h[j] = o[j] * tc[j];
+        }
+        if (copy_low) {
+          low_t* low = rp + (d * (rows + 1) + row) * H;
+          for (int64_t j = 0; j < H; ++j) low[j] = static_cast<low_t>(h[j]);
+        }
+      }
+    });
+  }
+}
+
+template <typename scalar_t, typename low_t>
+void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const at::Tensor& tanh_cells,
+                         const at::Tensor& grad_hiddens, const at::Tensor& w_hh, at::Tensor& grad_low,
+                         at::Tensor& grad_bias, at::Tensor& grad_c, at::Tensor& scratch, at::Tensor& buffer,
+                         const std::vector<int64_t>& sizes, const std::vector<int64_t>& offsets) {
+  const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H, widest = sizes[0];
+  // The gate gradients are computed in ``scalar_t`` into per-row scratch (this step's rows), summed
+  // into the bias gradient in a fixed order, and stored once in the product type for the products.
+  const scalar_t* ap = gates.data_ptr<scalar_t>();
+  const scalar_t* cp = cells.data_ptr<scalar_t>();
+  const scalar_t* tp = tanh_cells.data_ptr<scalar_t>();
+  const scalar_t* dhp = grad_hiddens.data_ptr<scalar_t>();
+  scalar_t* sp = scratch.data_ptr<scalar_t>();
+  low_t* low_p = grad_low.data_ptr<low_t>();
+  scalar_t* gbp = grad_bias.data_ptr<scalar_t>();
+  scalar_t* gcp = grad_c.data_ptr<scalar_t>();
+  low_t* bp = buffer.data_ptr<low_t>();
+  const int64_t steps = static_cast<int64_t>(sizes.size());
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t size = sizes[t], start = offsets[t];
+    // Rows below ``carried`` get dh from step t + 1 through the recurrent product (the buffer, laid out
+    // (2, carried, H)); the sentences above it end at this step.
+    const int64_t carried = t + 1 < steps ? sizes[t + 1] : 0;
+    const int64_t before = t > 0 ? offsets[t - 1] : 0;
+    at::parallel_for(0, 2 * size, kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const int64_t d = k / size, r = k % size, row = start + r;
+        const scalar_t* a = ap + (d * rows + row) * G;
+        const scalar_t *i = a, *f = a + H, *o = a + 2 * H, *g = a + 3 * H;
+        const scalar_t* tc = tp + (d * rows + row) * H;
+        const scalar_t* dh_out = dhp + (d * rows + row) * H;
+        const low_t* dh_next = r < carried ? bp + (d * carried + r) * H : nullptr;
+        const scalar_t* c_prev = t > 0 ? cp + (d * (rows + 1) + before + r) * H : nullptr;
+        scalar_t* gc = gcp + (d * widest + r) * H;
+        scalar_t* out = sp + k * G;
+        for (int64_t j = 0; j < H; ++j) {
+          const scalar_t dh = dh_out[j] + (dh_next ? static_cast<scalar_t>(dh_next[j]) : scalar_t(0));
+          const scalar_t dc = gc[j] + dh * o[j] * (scalar_t(1) - tc[j] * tc[j]);
+          const scalar_t previous = c_prev ? c_prev[j] : scalar_t(0);
+          out[j] = dc * g[j] * i[j] * (scalar_t(1) - i[j]);
+          out[H + j] = dc * previous * f[j] * (scalar_t(1) - f[j]);
+          out[2 * H + j] = dh * tc[j] * o[j] * (scalar_t(1) - o[j]);
+          out[3 * H + j] = dc * i[j] * (scalar_t(1) - g[j] * g[j]);
+          gc[j] = dc * f[j];
+        }
+        low_t* low = low_p + (d * rows + row) * G;
+        for (int64_t j = 0; j < G; ++j) low[j] = static_cast<low_t>(out[j]);
+      }
+    });
+    // The bias gradient, rows in order (the same sums whatever the number of threads).
+    for (int64_t d = 0; d < 2; ++d) {
+      scalar_t* gb = gbp + d * G;
+      for (int64_t r = 0; r < size; ++r) {
+        const scalar_t* out = sp + (d * size + r) * G;
+        for (int64_t j = 0; j < G; ++j) gb[j] += out[j];
+      }
+    }
+    if (t > 0) {
+      // shape: (2, size, H): the gate gradients of this step times W_hh, dh for step t - 1
+      at::Tensor product = buffer.narrow(0, 0, 2 * size * H).view({2, size, H});
+      at::bmm_out(product, grad_low.narrow(1, start, size), w_hh);
+    }
+  }
+}
+
+void check(bool ok, const char* what) { TORCH_CHECK(ok, "medner kernels: ", what); }
+
+void check_common(const at::Tensor& gates, const std::vector<at::Tensor>& others, const std::vector<int64_t>& sizes,
+                  const std::vector<int64_t>& offsets) {
+  check(gates.device().is_cpu(), "CPU tensors only");
+  check(gates.is_contiguous(), "gates must be contiguous");
+  for (const auto& t : others) check(t.is_contiguous() && t.device().is_cpu(), "every tensor contiguous on the CPU");
+  check(!sizes.empty() && sizes.size() == offsets.size(), "one size and one offset per step");
+}
+
+void forward_steps(at::Tensor gates, at::Tensor pre, at::Tensor bias, at::Tensor w_hh_t, at::Tensor cells,
+                   at::Tensor hiddens, at::Tensor tanh_cells, at::Tensor recurrent, at::Tensor buffer,
+                   std::vector<int64_t> sizes, std::vector<int64_t> offsets) {
+  check_common(gates, {pre, bias, w_hh_t, cells, hiddens, tanh_cells, recurrent, buffer}, sizes, offsets);
+  check(buffer.numel() >= 2 * sizes[0] * gates.size(2), "buffer too small");
+  check(pre.is_same(gates) || (pre.sizes() == gates.sizes() && pre.scalar_type() == w_hh_t.scalar_type() &&
+                               bias.numel() == 2 * gates.size(2) && bias.scalar_type() == gates.scalar_type()),
+        "pre is gates itself, or the input product in the product type with a (2, 4H) bias");
+  const bool low = w_hh_t.scalar_type() == at::kBFloat16;
+  if (gates.scalar_type() == at::kDouble && !low) {
+    forward_steps_impl<double, double>(gates, pre, bias, w_hh_t, cells, hiddens, tanh_cells, recurrent, buffer, sizes,
+                                       offsets);
+  } else if (gates.scalar_type() == at::kFloat && !low) {
+    forward_steps_impl<float, float>(gates, pre, bias, w_hh_t, cells, hiddens, tanh_cells, recurrent, buffer, sizes,
+                                     offsets);
+  } else if (gates.scalar_type() == at::kFloat && low) {
+    forward_steps_impl<float, at::BFloat16>(gates, pre, bias, w_hh_t, cells, hiddens, tanh_cells, recurrent, buffer,
+                                            sizes, offsets);
+  } else {
+    check(false, "float64, float32, or float32 with bfloat16 products");
+  }
+}
+
+void backward_steps(at::Tensor gates, at::Tensor cells, at::Tensor tanh_cells, at::Tensor grad_hiddens,
+                    at::Tensor w_hh, at::Tensor grad_low, at::Tensor grad_bias, at::Tensor grad_c, at::Tensor scratch,
+                    at::Tensor buffer, std::vector<int64_t> sizes, std::vector<int64_t> offsets) {
+  check_common(gates, {cells, tanh_cells, grad_hiddens, w_hh, grad_low, grad_bias, grad_c, scratch, buffer}, sizes,
+               offsets);
+  check(buffer.numel() >= 2 * sizes[0] * cells.size(2), "buffer too small");
+  check(scratch.numel() >= 2 * sizes[0] * gates.size(2), "scratch too small");
+  check(grad_bias.numel() == 2 * gates.size(2) && grad_bias.scalar_type() == gates.scalar_type(),
+        "grad_bias is (2, 4H) in the gates' type");
+  const bool low = w_hh.scalar_type() == at::kBFloat16;
+  if (gates.scalar_type() == at::kDouble && !low) {
+    backward_steps_impl<double, double>(gates, cells, tanh_cells, grad_hiddens, w_hh, grad_low, grad_bias, grad_c,
+                                        scratch, buffer, sizes, offsets);
+  } else if (gates.scalar_type() == at::kFloat && !low) {
+    backward_steps_impl<float, float>(gates, cells, tanh_cells, grad_hiddens, w_hh, grad_low, grad_bias, grad_c,
+                                      scratch, buffer, sizes, offsets);
+  } else if (gates.scalar_type() == at::kFloat && low) {
+    backward_steps_impl<float, at::BFloat16>(gates, cells, tanh_cells, grad_hiddens, w_hh, grad_low, grad_bias,
+                                             grad_c, scratch, buffer, sizes, offsets);
+  } else {
+    check(false, "float64, float32, or float32 with bfloat16 products");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The linear-chain CRF of medner.model.crf: the forward algorithm, its gradient (forward-backward
+// marginals) and Viterbi, one sentence per task. emissions (B, T, K) contiguous, lengths (B,) int64 >= 1,
+// start (K), transitions (K, K) with [i][j] = tag i followed by tag j, end (K), all in one floating type.
+
+template <typename scalar_t>
+inline scalar_t log_sum_exp(const scalar_t* v, int64_t n) {
+  scalar_t top = v[0];
+  for (int64_t i = 1; i < n; ++i) top = v[i] > top ? v[i] : top;
+  scalar_t sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(v[i] - top);
+  return top + std::log(sum);
+}
+
+template <typename scalar_t>
+void crf_forward_impl(const at::Tensor& emissions, const at::Tensor& lengths, const at::Tensor& start,
+                      const at::Tensor& transitions, const at::Tensor& end, at::Tensor& log_z, at::Tensor& alphas) {
+  const int64_t B = emissions.size(0), T = emissions.size(1), K = emissions.size(2);
+  const scalar_t* ep = emissions.data_ptr<scalar_t>();
+  const int64_t* lp = lengths.data_ptr<int64_t>();
+  const scalar_t *sp = start.data_ptr<scalar_t>(), *tp = transitions.data_ptr<scalar_t>(), *np = end.data_ptr<scalar_t>();
+  scalar_t* zp = log_z.data_ptr<scalar_t>();
+  scalar_t* ap = alphas.data_ptr<scalar_t>();
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t stop) {
+    std::vector<scalar_t> v(K);
+    for (int64_t b = begin; b < stop; ++b) {
+      const scalar_t* e = ep + b * T * K;
+      scalar_t* a = ap + b * T * K;
+      for (int64_t j = 0; j < K; ++j) a[j] = sp[j] + e[j];
+      for (int64_t t = 1; t < lp[b]; ++t) {
+        for (int64_t j = 0; j < K; ++j) {
+          for (int64_t i = 0; i < K; ++i) v[i] = a[(t - 1) * K + i] + tp[i * K + j];
+          a[t * K + j] = e[t * K + j] + log_sum_exp(v.data(), K);
+        }
+      }
+      const scalar_t* last = a + (lp[b] - 1) * K;
+      for (int64_t j = 0; j < K; ++j) v[j] = last[j] + np[j];
+      zp[b] = log_sum_exp(v.data(), K);
+    }
+  });
+}
+
+template <typename scalar_t>
+void crf_backward_impl(const at::Tensor& emissions, const at::Tensor& lengths, const at::Tensor& transitions,
+                       const at::Tensor& end, const at::Tensor& alphas, const at::Tensor& log_z,
+                       const at::Tensor& grad_log_z, at::Tensor& grad_emissions, at::Tensor& pair_counts) {
+  const int64_t B = emissions.size(0), T = emissions.size(1), K = emissions.size(2);
+  const scalar_t* ep = emissions.data_ptr<scalar_t>();
+  const int64_t* lp = lengths.data_ptr<int64_t>();
+  const scalar_t *tp = transitions.data_ptr<scalar_t>(), *np = end.data_ptr<scalar_t>();
+  const scalar_t *ap = alphas.data_ptr<scalar_t>(), *zp = log_z.data_ptr<scalar_t>(), *gp = grad_log_z.data_ptr<scalar_t>();
+  scalar_t* gep = grad_emissions.data_ptr<scalar_t>();
+  scalar_t* pcp = pair_counts.data_ptr<scalar_t>();  // (B, K, K): each sentence's expected transitions, times g
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t stop) {
+    std::vector<scalar_t> beta(T * K), v(K), next(K);
+    for (int64_t b = begin; b < stop; ++b) {
+      const int64_t n = lp[b];
+      const scalar_t* e = ep + b * T * K;
+      const scalar_t* a = ap + b * T * K;
+      const scalar_t z = zp[b], g = gp[b];
+      scalar_t* ge = gep + b * T * K;
+      scalar_t* pc = pcp + b * K * K;
+      // beta_t[i]: log-sum of every continuation after tag i at position t, end score included.
+      for (int64_t i = 0; i < K; ++i) beta[(n - 1) * K + i] = np[i];
+      for (int64_t t = n - 2; t >= 0; --t) {
+        for (int64_t j = 0; j < K; ++j) next[j] = e[(t + 1) * K + j] + beta[(t + 1) * K + j];
+        for (int64_t i = 0; i < K; ++i) {
+          for (int64_t j = 0; j < K; ++j) v[j] = tp[i * K + j] + next[j];
+          beta[t * K + i] = log_sum_exp(v.data(), K);
+        }
+      }
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t j = 0; j < K; ++j) ge[t * K + j] = g * std::exp(a[t * K + j] + beta[t * K + j] - z);
+      for (int64_t t = n; t < T; ++t)
+        for (int64_t j = 0; j < K; ++j) ge[t * K + j] = 0;
+      for (int64_t x = 0; x < K * K; ++x) pc[x] = 0;
+      for (int64_t t = 1; t < n; ++t) {
+        for (int64_t j = 0; j < K; ++j) next[j] = e[t * K + j] + beta[t * K + j] - z;
+        for (int64_t i = 0; i < K; ++i) {
+          const scalar_t from = a[(t - 1) * K + i];
+          for (int64_t j = 0; j < K; ++j) pc[i * K + j] += std::exp(from + tp[i * K + j] + next[j]);
+        }
+      }
+      for (int64_t x = 0; x < K * K; ++x) pc[x] *= g;
+    }
+  });
+}
+
+template <typename scalar_t>
+void crf_viterbi_impl(const at::Tensor& emissions, const at::Tensor& lengths, const at::Tensor& start,
+                      const at::Tensor& transitions, const at::Tensor& end, at::Tensor& paths) {
+  const int64_t B = emissions.size(0), T = emissions.size(1), K = emissions.size(2);
+  const scalar_t* ep = emissions.data_ptr<scalar_t>();
+  const int64_t* lp = lengths.data_ptr<int64_t>();
+  const scalar_t *sp = start.data_ptr<scalar_t>(), *tp = transitions.data_ptr<scalar_t>(), *np = end.data_ptr<scalar_t>();
+  int64_t* pp = paths.data_ptr<int64_t>();
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t stop) {
+    std::vector<scalar_t> best(K), next(K);
+    std::vector<int64_t> back(T * K);
+    for (int64_t b = begin; b < stop; ++b) {
+      const int64_t n = lp[b];
+      const scalar_t* e = ep + b * T * K;
+      for (int64_t j = 0; j < K; ++j) best[j] = sp[j] + e[j];
+      for (int64_t t = 1; t < n; ++t) {
+        for (int64_t j = 0; j < K; ++j) {
+          // the first best previous tag on ties, as torch.max
+          int64_t arg = 0;
+          scalar_t top = best[0] + tp[j];
+          for (int64_t i = 1; i < K; ++i) {
+            const scalar_t c = best[i] + tp[i * K + j];
+            if (c > top) top = c, arg = i;
+          }
+          next[j] = top + e[t * K + j];
+          back[t * K + j] = arg;
+        }
+        best.swap(next);
+      }
+      int64_t tag = 0;
+      scalar_t top = best[0] + np[0];
+      for (int64_t j = 1; j < K; ++j)
+        if (best[j] + np[j] > top) top = best[j] + np[j], tag = j;
+      int64_t* path = pp + b * T;
+      for (int64_t t = n - 1; t >= 0; --t) {
+        path[t] = tag;
+        if (t > 0) tag = back[t * K + tag];
+      }
+      for (int64_t t = n; t < T; ++t) path[t] = -1;
+    }
+  });
+}
+
+void check_crf(const at::Tensor& emissions, const at::Tensor& lengths, const std::vector<at::Tensor>& scores) {
+  check(emissions.device().is_cpu() && emissions.is_contiguous() && emissions.dim() == 3, "emissions (B, T, K) contiguous on the CPU");
+  check(lengths.scalar_type() == at::kLong && lengths.is_contiguous() && lengths.numel() == emissions.size(0),
+        "lengths (B,) int64");
+  const int64_t T = emissions.size(1);
+  const int64_t* lp = lengths.data_ptr<int64_t>();
+  for (int64_t b = 0; b < lengths.numel(); ++b) check(lp[b] >= 1 && lp[b] <= T, "every length in 1..seq_len");
+  for (const auto& t : scores)
+    check(t.is_contiguous() && t.scalar_type() == emissions.scalar_type(), "CRF scores contiguous, emissions' type");
+}
+
+#define MEDNER_FLOATING(emissions, call)                                             \
+  if (emissions.scalar_type() == at::kDouble) {                                        \
+    call(double);                                                                      \
+  } else if (emissions.scalar_type() == at::kFloat) {                                  \
+    call(float);                                                                       \
+  } else {                                                                             \
+    check(false, "CRF: float32 or float64");                                           \
+  }
+
+std::tuple<at::Tensor, at::Tensor> crf_forward(at::Tensor emissions, at::Tensor lengths, at::Tensor start,
+                                               at::Tensor transitions, at::Tensor end) {
+  check_crf(emissions, lengths, {start, transitions, end});
+  at::Tensor log_z = at::empty({emissions.size(0)}, emissions.options());
+  at::Tensor alphas = at::empty_like(emissions);
+#define CALL(T) crf_forward_impl<T>(emissions, lengths, start, transitions, end, log_z, alphas)
+  MEDNER_FLOATING(emissions, CALL)
+#undef CALL
+  return {log_z, alphas};
+}
+
+std::tuple<at::Tensor, at::Tensor> crf_backward(at::Tensor emissions, at::Tensor lengths, at::Tensor transitions,
+                                                at::Tensor end, at::Tensor alphas, at::Tensor log_z,
+                                                at::Tensor grad_log_z) {
+  check_crf(emissions, lengths, {transitions, end, alphas, log_z, grad_log_z});
+  at::Tensor grad_emissions = at::empty_like(emissions);
+  at::Tensor pair_counts = at::empty({emissions.size(0), emissions.size(2), emissions.size(2)}, emissions.options());
+#define CALL(T) crf_backward_impl<T>(emissions, lengths, transitions, end, alphas, log_z, grad_log_z, grad_emissions, pair_counts)
+  MEDNER_FLOATING(emissions, CALL)
+#undef CALL
+  return {grad_emissions, pair_counts};
+}
+
+at::Tensor crf_viterbi(at::Tensor emissions, at::Tensor lengths, at::Tensor start, at::Tensor transitions,
+                       at::Tensor end) {
+  check_crf(emissions, lengths, {start, transitions, end});
+  at::Tensor paths = at::empty({emissions.size(0), emissions.size(1)}, lengths.options());
+#define CALL(T) crf_viterbi_impl<T>(emissions, lengths, start, transitions, end, paths)
+  MEDNER_FLOATING(emissions, CALL)
+#undef CALL
+  return paths;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(medner, m) {
+  m.def("forward_steps", &forward_steps);
+  m.def("backward_steps", &backward_steps);
+  m.def("crf_forward", &crf_forward);
+  m.def("crf_backward", &crf_backward);
+  m.def("crf_viterbi", &crf_viterbi);
+}
