@@ -1,4 +1,5 @@
-"""Shared fixtures: the PHEE location (skipping with a message when absent) and a private MEDNER_ROOT."""
+"""Shared fixtures: the PHEE location (skipping with a message when absent), a private MEDNER_ROOT, and
+the choice between PyTorch and compiled loops (medner.model.kernels)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,17 @@ def medner_root(tmp_path, monkeypatch) -> Path:
     """Point results/, figures/ and embeddings/ at a temporary folder for one test."""
     monkeypatch.setenv("MEDNER_ROOT", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(params=["torch", "compiled"])
+def kernel_choice(request, monkeypatch):
+    """``MEDNER_KERNELS`` set to PyTorch operations, then to the compiled kernels (skipped where they cannot build)."""
+    from medner.model import kernels
+
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, request.param)
+    if request.param == "compiled":
+        try:
+            kernels.available()
+        except RuntimeError as error:
+            pytest.skip(f"the compiled kernels do not build on this machine: {error}")
+    return request.param
