@@ -119,7 +119,7 @@ LIB_CLI := $(LIB)/cli.py $(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py $(L
 LIB_REPORT := $(LIB)/comparison.py $(LIB)/figures.py $(LIB)/tables.py $(LIB)/error_browser.py
 LIB_BASE := $(LIB)/__init__.py $(LIB)/paths.py $(LIB)/notebook_tools.py $(filter-out $(LIB_CLI),$(wildcard $(LIB)/corpus/*.py))
 LIB_EMBED := $(LIB_BASE) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/embeddings/*.py)) $(LIB)/training.py
-LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT),$(LIB_ALL))
+LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT),$(LIB_ALL)) $(wildcard $(LIB)/model/*.cpp)
 LIB_COMPARE := $(filter-out $(LIB_CLI) $(LIB)/error_browser.py,$(LIB_ALL)) $(wildcard $(LIB)/*.mplstyle)
 LIB_ERRORS := $(LIB_BASE) $(LIB)/error_browser.py
 

@@ -138,6 +138,8 @@ def test_editing_one_notebook_or_module_reruns_only_what_depends_on_it(study) ->
     assert would_run("lib/medner/error_browser.py") == {"04"}
     assert would_run("lib/medner/training.py") >= {"02", "03", "04"}
     assert "00" not in would_run("lib/medner/training.py")
+    # The compiled loops are training code too.
+    assert would_run("lib/medner/model/kernels.cpp") == would_run("lib/medner/model/lstm.py") >= {"02", "03"}
     # The command line and the benchmarks drive no notebook.
     assert would_run("lib/medner/cli.py") == set()
     assert would_run("lib/medner/embeddings/benchmark.py") == set()
