@@ -12,8 +12,8 @@ dispatch, temporary tensor, autograd record and trip through memory.
   Viterbi (:mod:`medner.model.crf`), one sentence per task.
 
 It is compiled on first use with ``torch.utils.cpp_extension`` (a C++ compiler and
-``ninja`` needed; 20-60 s, once per machine, cached under ``$TORCH_EXTENSIONS_DIR``,
-by default ``~/.cache/torch_extensions``). The environment variable ``MEDNER_KERNELS``
+``ninja`` needed; 20-60 s, once per machine, cached under ``$TORCH_EXTENSIONS_DIR/medner``,
+by default ``~/.cache/torch_extensions/medner``). The environment variable ``MEDNER_KERNELS``
 chooses:
 
 * ``auto`` (default): the compiled loops when they build, otherwise the PyTorch
@@ -32,6 +32,7 @@ import hashlib
 import logging
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -56,26 +57,46 @@ def requested() -> str:
     return choice
 
 
-def _machine_fingerprint() -> str:
-    """Short hash of what -march=native compiles for: the CPU's model and flags, and the flags used."""
-    cpu = platform.processor()
+def _build_key() -> str:
+    """Short hash of everything the library depends on: the source, the flags, torch, Python and the CPU.
+
+    -march=native compiles for this CPU's model and instruction set, so those are part of the key:
+    a home directory shared between different machines gets one build per kind of machine.
+    """
+    import torch
+
+    parts = [SOURCE.read_text(encoding="utf-8"), " ".join(COMPILE_FLAGS), torch.__version__, sys.version,
+             platform.machine()]
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "model name")):
-                cpu += line
+        parts += sorted({line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                         if line.startswith(("flags", "model name"))})
     except OSError:
-        pass
-    return hashlib.sha256((cpu + " ".join(COMPILE_FLAGS)).encode()).hexdigest()[:12]
+        parts.append(platform.processor())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
 def _build() -> None:
-    """Compile (or reuse) and load the library; raises on any failure."""
+    """Compile (or reuse) and load the library; raises on any failure.
+
+    The source is copied into its own build folder first, so every checkout of the same
+    source (worktrees, the test suite's copies) finds the same build instead of recompiling.
+    """
     from torch.utils.cpp_extension import load
 
-    name = f"medner_kernels_{_machine_fingerprint()}"
+    name = f"medner_kernels_{_build_key()}"
+    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions")
+    folder = root / "medner" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / SOURCE.name
+    text = SOURCE.read_text(encoding="utf-8")
+    if not source.is_file() or source.read_text(encoding="utf-8") != text:
+        partial = folder / f".{SOURCE.name}.{os.getpid()}"
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(source)
     start = time.perf_counter()
-    log.info("kernels: loading %s (compiled on first use, 20-60 s)", name)
-    load(name=name, sources=[str(SOURCE)], extra_cflags=COMPILE_FLAGS, is_python_module=False, verbose=False)
+    log.info("kernels: loading %s (compiled on first use, 20-60 s)", folder)
+    load(name=name, sources=[str(source)], extra_cflags=COMPILE_FLAGS, build_directory=str(folder),
+         is_python_module=False, verbose=False)
     log.info("kernels: ready in %.1f s", time.perf_counter() - start)
 
 
