@@ -10,7 +10,10 @@ Architectures for Named Entity Recognition", NAACL): the score of a tag sequence
 and its probability is ``exp(score(y)) / Z`` with ``Z`` summed over every tag
 sequence of the sentence's length. ``log Z`` comes from the forward algorithm,
 the best sequence from Viterbi; both loop over positions and are vectorised over
-sentences and tags, so a batch costs ``seq_len`` small tensor operations.
+sentences and tags, so a batch costs ``seq_len`` small tensor operations. When the
+compiled loops are available (``kernels.cpp``, see :mod:`medner.model.kernels`) they
+compute the same, one sentence per task: ``log Z``, its gradient from the
+forward-backward marginals, and Viterbi. The tests run on both.
 
 Masks: ``mask[b, t]`` is true for the real tokens of sentence ``b``. Every
 sentence has at least one token and its tokens are a prefix (``mask[:, 0]`` all

@@ -30,6 +30,11 @@ them. In training on cached vectors that is nearly all the time of an epoch. Her
 Padding never enters: each step only touches the sentences still running (the
 ``batch_sizes`` of the packed sequence), exactly as the packed ``nn.LSTM`` does.
 ``tests/model/test_lstm.py`` checks outputs and every gradient against ``nn.LSTM``.
+
+The two time loops run compiled when they can (``kernels.cpp``, see
+:mod:`medner.model.kernels`): each step's element-wise work is then one pass over its
+rows instead of a dozen PyTorch operations. The PyTorch loops below stay the reference;
+the tests run on both.
 """
 
 from __future__ import annotations
@@ -129,7 +134,7 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         if compiled:
             buffer = torch.empty(2 * sizes[0] * 4 * hidden, dtype=w_hh.dtype)
             torch.ops.medner.forward_steps(gates, pre, bias.contiguous(), w_hh_t.contiguous(), cells, hiddens,
-                                                tanh_cells, recurrent, buffer, sizes, offsets)
+                                           tanh_cells, recurrent, buffer, sizes, offsets)
         else:
             _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, offsets, low)
         ctx.save_for_backward(inputs, w_ih, w_hh, gates, cells, hiddens, tanh_cells, recurrent)
@@ -146,7 +151,6 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         low = ctx.low
         hidden = w_hh.size(2)
         first = sizes[0]
-        rows = inputs.size(1)
         # Each row's previous state (the zero row ``rows`` at a sentence's first step), gathered once.
         prev_hiddens = recurrent.index_select(1, previous)
         grad_hiddens = grad_hiddens.contiguous()
