@@ -334,7 +334,7 @@ def benchmark(phee: str | Path | None = None, *, epochs: int = 5, seed: int = 1,
             "test_strict_micro_f1": f1_ours,
             "f1_gap_points": 100 * (f1_flair - f1_ours),
             "peak_rss_mb": ours["peak_rss_mb"],
-            "kernels": ours.get("kernels", ""),
+            "kernels": ours["kernels"],
             "speedup_met": speedup >= TARGET_SPEEDUP,
             "f1_met": f1_flair - f1_ours <= TARGET_F1_GAP,
             # The epoch's matrix products alone, and the ratio an epoch of only those would reach.
@@ -374,7 +374,7 @@ def format_figures(figures: dict) -> str:
     """The benchmark's figures as a few readable lines: one ``ours`` line per LSTM precision."""
     flair_epoch = figures["seconds_per_epoch_after_first"]["flair"]
     f1_flair = figures["test_strict_micro_f1"]["flair"]
-    loops = sorted({side.get("kernels") or "?" for side in figures["by_precision"].values()})
+    loops = sorted({side["kernels"] for side in figures["by_precision"].values()})
     lines = [
         f"PHEE, bert (MiniLM), {figures['epochs']} epochs, seed {figures['seed']}, {figures['threads']} torch thread(s), "
         f"our LSTM and CRF loops: {', '.join(loops)} (MEDNER_KERNELS)",

@@ -119,17 +119,22 @@ def progress_mode(requested: str = "auto") -> str:
 # --------------------------------------------------------------------------- files
 
 
-def write_json_atomic(payload: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``payload`` as indented JSON to a temporary file beside ``path``, then rename it there.
+def write_text_atomic(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it there.
 
-    A reader (or make) never sees half a file: the target appears only when complete.
+    A reader (or make, or another process) never sees half a file: the target appears only when complete.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    partial.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    partial.write_text(text, encoding="utf-8")
     partial.replace(target)
     return target
+
+
+def write_json_atomic(payload: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``payload`` as indented JSON to ``path`` atomically (see :func:`write_text_atomic`)."""
+    return write_text_atomic(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", path)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -142,12 +147,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 def write_file_list(files: Iterable[str | os.PathLike[str]], path: str | os.PathLike[str]) -> Path:
     """Write the paths in ``files``, one per line, atomically: the list make checks for deleted outputs."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    partial.write_text("".join(f"{Path(f).resolve()}\n" for f in files), encoding="utf-8")
-    partial.replace(target)
-    return target
+    return write_text_atomic("".join(f"{Path(f).resolve()}\n" for f in files), path)
 
 
 def study_outputs(outputs: Any) -> list[Path]:

@@ -47,13 +47,15 @@ class LinearChainCRF(nn.Module):
     def extra_repr(self) -> str:
         return f"n_tags={self.n_tags}"
 
-    def _check(self, emissions: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def _check(self, emissions: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mask as bool (all true when ``None``) and each sentence's length, shape (batch,); bad input raises."""
         if emissions.dim() != 3 or emissions.size(2) != self.n_tags:
             raise ValueError(
                 f"emissions must have shape (batch, seq_len, {self.n_tags}), got {tuple(emissions.shape)}"
             )
         if mask is None:
-            return torch.ones(emissions.shape[:2], dtype=torch.bool, device=emissions.device)
+            mask = torch.ones(emissions.shape[:2], dtype=torch.bool, device=emissions.device)
+            return mask, mask.sum(1)
         if mask.shape != emissions.shape[:2]:
             raise ValueError(
                 f"mask must have shape (batch, seq_len) = {tuple(emissions.shape[:2])}, got {tuple(mask.shape)}"
@@ -61,15 +63,16 @@ class LinearChainCRF(nn.Module):
         mask = mask.bool()
         if emissions.size(1) > 0 and not bool(mask[:, 0].all()):
             raise ValueError("mask[:, 0] must be true for every sentence (every sentence has at least one token)")
+        lengths = mask.sum(1)
         positions = torch.arange(mask.size(1), device=mask.device)
-        if not torch.equal(mask, positions < mask.sum(1, keepdim=True)):
+        if not torch.equal(mask, positions < lengths.unsqueeze(1)):
             raise ValueError("mask must be true for each sentence's first tokens and false after them (no gaps)")
-        return mask
+        return mask, lengths
 
     def _compiled(self, emissions: torch.Tensor) -> bool:
         """Whether the compiled loops (``kernels.cpp``, see :mod:`medner.model.kernels`) compute this batch."""
-        return (emissions.device.type == "cpu" and emissions.size(1) > 0
-                and emissions.dtype in (torch.float32, torch.float64) and kernels.available())
+        return (emissions.size(1) > 0 and emissions.dtype in (torch.float32, torch.float64)
+                and kernels.available_for(emissions))
 
     def score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Unnormalised score of the given tag sequences.
@@ -82,14 +85,13 @@ class LinearChainCRF(nn.Module):
         Returns:
             shape (batch,).
         """
-        mask = self._check(emissions, mask)
+        mask, lengths = self._check(emissions, mask)
         maskf = mask.to(emissions.dtype)
         tags = tags.masked_fill(~mask, 0)
         # shape: (batch, seq_len)
         emitted = emissions.gather(2, tags.unsqueeze(2)).squeeze(2) * maskf
         # shape: (batch, seq_len - 1): transition into position t counts only when t is real
         moved = self.transitions[tags[:, :-1], tags[:, 1:]] * maskf[:, 1:]
-        lengths = mask.sum(1)
         last_tags = tags.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)
         return self.start_transitions[tags[:, 0]] + emitted.sum(1) + moved.sum(1) + self.end_transitions[last_tags]
 
@@ -103,9 +105,9 @@ class LinearChainCRF(nn.Module):
         Returns:
             shape (batch,).
         """
-        mask = self._check(emissions, mask)
+        mask, lengths = self._check(emissions, mask)
         if self._compiled(emissions):
-            return _CompiledLogPartition.apply(emissions.contiguous(), mask.sum(1), self.start_transitions,
+            return _CompiledLogPartition.apply(emissions.contiguous(), lengths, self.start_transitions,
                                                self.transitions, self.end_transitions)
         # shape: (batch, n_tags): log-sum of all paths ending in each tag at the current position
         # One view per position: the backward pass stacks their gradients once, instead of
@@ -152,12 +154,11 @@ class LinearChainCRF(nn.Module):
         Returns:
             one list of tag indices per sentence, as long as the sentence.
         """
-        mask = self._check(emissions, mask)
+        mask, lengths = self._check(emissions, mask)
         batch, seq_len, _ = emissions.shape
         if seq_len == 0:
             return [[] for _ in range(batch)]
         if self._compiled(emissions):
-            lengths = mask.sum(1)
             paths = torch.ops.medner.crf_viterbi(emissions.contiguous(), lengths, self.start_transitions.detach(),
                                                  self.transitions.detach(), self.end_transitions.detach())
             return [row[:n] for row, n in zip(paths.tolist(), lengths.tolist())]
@@ -183,10 +184,8 @@ class LinearChainCRF(nn.Module):
         for t in range(seq_len - 2, -1, -1):
             last = backpointers[t].gather(1, last.unsqueeze(1)).squeeze(1)
             path[:, t] = last
-        lengths = mask.sum(1).tolist()
         # Padded positions came after the real ones and repeat the last real tag; keep the prefix.
-        rows = path.tolist()
-        return [row[:n] for row, n in zip(rows, lengths)]
+        return [row[:n] for row, n in zip(path.tolist(), lengths.tolist())]
 
 
 class _CompiledLogPartition(torch.autograd.Function):

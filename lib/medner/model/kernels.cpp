@@ -173,6 +173,34 @@ void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const
 
 void check(bool ok, const char* what) { TORCH_CHECK(ok, "medner kernels: ", what); }
 
+// Calls fn(scalar_t{}, low_t{}) for the supported types of (gates, product weights): float64 throughout,
+// float32 throughout, or float32 with bfloat16 products.
+template <typename F>
+void dispatch_lstm(const at::Tensor& gates, const at::Tensor& weights, F&& fn) {
+  const bool low = weights.scalar_type() == at::kBFloat16;
+  if (gates.scalar_type() == at::kDouble && !low) {
+    fn(double{}, double{});
+  } else if (gates.scalar_type() == at::kFloat && !low) {
+    fn(float{}, float{});
+  } else if (gates.scalar_type() == at::kFloat && low) {
+    fn(float{}, at::BFloat16{});
+  } else {
+    check(false, "float64, float32, or float32 with bfloat16 products");
+  }
+}
+
+// Calls fn(scalar_t{}) for float64 or float32 CRF scores.
+template <typename F>
+void dispatch_crf(const at::Tensor& emissions, F&& fn) {
+  if (emissions.scalar_type() == at::kDouble) {
+    fn(double{});
+  } else if (emissions.scalar_type() == at::kFloat) {
+    fn(float{});
+  } else {
+    check(false, "CRF: float32 or float64");
+  }
+}
+
 void check_common(const at::Tensor& gates, const std::vector<at::Tensor>& others, const std::vector<int64_t>& sizes,
                   const std::vector<int64_t>& offsets) {
   check(gates.device().is_cpu(), "CPU tensors only");
@@ -189,19 +217,10 @@ void forward_steps(at::Tensor gates, at::Tensor pre, at::Tensor bias, at::Tensor
   check(pre.is_same(gates) || (pre.sizes() == gates.sizes() && pre.scalar_type() == w_hh_t.scalar_type() &&
                                bias.numel() == 2 * gates.size(2) && bias.scalar_type() == gates.scalar_type()),
         "pre is gates itself, or the input product in the product type with a (2, 4H) bias");
-  const bool low = w_hh_t.scalar_type() == at::kBFloat16;
-  if (gates.scalar_type() == at::kDouble && !low) {
-    forward_steps_impl<double, double>(gates, pre, bias, w_hh_t, cells, hiddens, tanh_cells, recurrent, buffer, sizes,
-                                       offsets);
-  } else if (gates.scalar_type() == at::kFloat && !low) {
-    forward_steps_impl<float, float>(gates, pre, bias, w_hh_t, cells, hiddens, tanh_cells, recurrent, buffer, sizes,
-                                     offsets);
-  } else if (gates.scalar_type() == at::kFloat && low) {
-    forward_steps_impl<float, at::BFloat16>(gates, pre, bias, w_hh_t, cells, hiddens, tanh_cells, recurrent, buffer,
-                                            sizes, offsets);
-  } else {
-    check(false, "float64, float32, or float32 with bfloat16 products");
-  }
+  dispatch_lstm(gates, w_hh_t, [&](auto scalar, auto low) {
+    forward_steps_impl<decltype(scalar), decltype(low)>(gates, pre, bias, w_hh_t, cells, hiddens, tanh_cells,
+                                                         recurrent, buffer, sizes, offsets);
+  });
 }
 
 void backward_steps(at::Tensor gates, at::Tensor cells, at::Tensor tanh_cells, at::Tensor grad_hiddens,
@@ -213,19 +232,10 @@ void backward_steps(at::Tensor gates, at::Tensor cells, at::Tensor tanh_cells, a
   check(scratch.numel() >= 2 * sizes[0] * gates.size(2), "scratch too small");
   check(grad_bias.numel() == 2 * gates.size(2) && grad_bias.scalar_type() == gates.scalar_type(),
         "grad_bias is (2, 4H) in the gates' type");
-  const bool low = w_hh.scalar_type() == at::kBFloat16;
-  if (gates.scalar_type() == at::kDouble && !low) {
-    backward_steps_impl<double, double>(gates, cells, tanh_cells, grad_hiddens, w_hh, grad_low, grad_bias, grad_c,
-                                        scratch, buffer, sizes, offsets);
-  } else if (gates.scalar_type() == at::kFloat && !low) {
-    backward_steps_impl<float, float>(gates, cells, tanh_cells, grad_hiddens, w_hh, grad_low, grad_bias, grad_c,
-                                      scratch, buffer, sizes, offsets);
-  } else if (gates.scalar_type() == at::kFloat && low) {
-    backward_steps_impl<float, at::BFloat16>(gates, cells, tanh_cells, grad_hiddens, w_hh, grad_low, grad_bias,
-                                             grad_c, scratch, buffer, sizes, offsets);
-  } else {
-    check(false, "float64, float32, or float32 with bfloat16 products");
-  }
+  dispatch_lstm(gates, w_hh, [&](auto scalar, auto low) {
+    backward_steps_impl<decltype(scalar), decltype(low)>(gates, cells, tanh_cells, grad_hiddens, w_hh, grad_low,
+                                                          grad_bias, grad_c, scratch, buffer, sizes, offsets);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -370,23 +380,14 @@ void check_crf(const at::Tensor& emissions, const at::Tensor& lengths, const std
     check(t.is_contiguous() && t.scalar_type() == emissions.scalar_type(), "CRF scores contiguous, emissions' type");
 }
 
-#define MEDNER_FLOATING(emissions, call)                                             \
-  if (emissions.scalar_type() == at::kDouble) {                                        \
-    call(double);                                                                      \
-  } else if (emissions.scalar_type() == at::kFloat) {                                  \
-    call(float);                                                                       \
-  } else {                                                                             \
-    check(false, "CRF: float32 or float64");                                           \
-  }
-
 std::tuple<at::Tensor, at::Tensor> crf_forward(at::Tensor emissions, at::Tensor lengths, at::Tensor start,
                                                at::Tensor transitions, at::Tensor end) {
   check_crf(emissions, lengths, {start, transitions, end});
   at::Tensor log_z = at::empty({emissions.size(0)}, emissions.options());
   at::Tensor alphas = at::empty_like(emissions);
-#define CALL(T) crf_forward_impl<T>(emissions, lengths, start, transitions, end, log_z, alphas)
-  MEDNER_FLOATING(emissions, CALL)
-#undef CALL
+  dispatch_crf(emissions, [&](auto scalar) {
+    crf_forward_impl<decltype(scalar)>(emissions, lengths, start, transitions, end, log_z, alphas);
+  });
   return {log_z, alphas};
 }
 
@@ -396,9 +397,10 @@ std::tuple<at::Tensor, at::Tensor> crf_backward(at::Tensor emissions, at::Tensor
   check_crf(emissions, lengths, {transitions, end, alphas, log_z, grad_log_z});
   at::Tensor grad_emissions = at::empty_like(emissions);
   at::Tensor pair_counts = at::empty({emissions.size(0), emissions.size(2), emissions.size(2)}, emissions.options());
-#define CALL(T) crf_backward_impl<T>(emissions, lengths, transitions, end, alphas, log_z, grad_log_z, grad_emissions, pair_counts)
-  MEDNER_FLOATING(emissions, CALL)
-#undef CALL
+  dispatch_crf(emissions, [&](auto scalar) {
+    crf_backward_impl<decltype(scalar)>(emissions, lengths, transitions, end, alphas, log_z, grad_log_z,
+                                        grad_emissions, pair_counts);
+  });
   return {grad_emissions, pair_counts};
 }
 
@@ -406,9 +408,9 @@ at::Tensor crf_viterbi(at::Tensor emissions, at::Tensor lengths, at::Tensor star
                        at::Tensor end) {
   check_crf(emissions, lengths, {start, transitions, end});
   at::Tensor paths = at::empty({emissions.size(0), emissions.size(1)}, lengths.options());
-#define CALL(T) crf_viterbi_impl<T>(emissions, lengths, start, transitions, end, paths)
-  MEDNER_FLOATING(emissions, CALL)
-#undef CALL
+  dispatch_crf(emissions, [&](auto scalar) {
+    crf_viterbi_impl<decltype(scalar)>(emissions, lengths, start, transitions, end, paths);
+  });
   return paths;
 }
 

@@ -57,7 +57,7 @@ def requested() -> str:
     return choice
 
 
-def _build_key() -> str:
+def _build_key(source: str) -> str:
     """Short hash of everything the library depends on: the source, the flags, torch, Python and the CPU.
 
     -march=native compiles for this CPU's model and instruction set, so those are part of the key:
@@ -65,8 +65,7 @@ def _build_key() -> str:
     """
     import torch
 
-    parts = [SOURCE.read_text(encoding="utf-8"), " ".join(COMPILE_FLAGS), torch.__version__, sys.version,
-             platform.machine()]
+    parts = [source, " ".join(COMPILE_FLAGS), torch.__version__, sys.version, platform.machine()]
     try:
         parts += sorted({line for line in Path("/proc/cpuinfo").read_text().splitlines()
                          if line.startswith(("flags", "model name"))})
@@ -83,16 +82,15 @@ def _build() -> None:
     """
     from torch.utils.cpp_extension import load
 
-    name = f"medner_kernels_{_build_key()}"
+    from medner.notebook_tools import write_text_atomic
+
+    text = SOURCE.read_text(encoding="utf-8")
+    name = f"medner_kernels_{_build_key(text)}"
     root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions")
     folder = root / "medner" / name
-    folder.mkdir(parents=True, exist_ok=True)
     source = folder / SOURCE.name
-    text = SOURCE.read_text(encoding="utf-8")
     if not source.is_file() or source.read_text(encoding="utf-8") != text:
-        partial = folder / f".{SOURCE.name}.{os.getpid()}"
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(source)
+        write_text_atomic(text, source)  # another process may be compiling from it
     start = time.perf_counter()
     log.info("kernels: loading %s (compiled on first use, 20-60 s)", folder)
     load(name=name, sources=[str(source)], extra_cflags=COMPILE_FLAGS, build_directory=str(folder),
@@ -110,7 +108,8 @@ def available() -> bool:
             _build()
             _state["loaded"] = True
         except Exception as error:  # noqa: BLE001 - any build failure means: use the PyTorch loops
-            _state["error"] = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+            lines = str(error).strip().splitlines()  # a compiler's output: its last line says why
+            _state["error"] = f"{type(error).__name__}: {lines[-1] if lines else ''}"
             if choice == "auto":
                 log.warning("the LSTM and CRF kernels could not be compiled (%s); training uses the PyTorch loops, "
                             "which are slower on a CPU. A C++ compiler and ninja fix this; %s=torch silences it.",
@@ -118,6 +117,11 @@ def available() -> bool:
     if choice == "compiled" and "error" in _state:
         raise RuntimeError(f"{ENVIRONMENT_VARIABLE}=compiled, but the kernels did not build: {_state['error']}")
     return bool(_state.get("loaded"))
+
+
+def available_for(tensor) -> bool:
+    """Whether the compiled loops compute on ``tensor``: it lives on the CPU and they are :func:`available`."""
+    return tensor.device.type == "cpu" and available()
 
 
 def in_use() -> str:

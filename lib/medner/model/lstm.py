@@ -114,7 +114,7 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         w_ih, w_hh = cast(w_ih), cast(w_hh)
         w_hh_t = w_hh.transpose(1, 2)
         # The time loop: compiled (kernels.cpp) when available, else PyTorch operations; the same formulas.
-        compiled = x.device.type == "cpu" and kernels.available()
+        compiled = kernels.available_for(x)
         # shape: (2, rows, 4H): pre-activations from the inputs; overwritten step by step with the activations
         if not low:
             gates = pre = torch.baddbmm(bias.unsqueeze(1), inputs, w_ih.transpose(1, 2))
