@@ -6,19 +6,27 @@
 // and everything element-wise of that step in ONE pass over the running rows instead of a dozen
 // PyTorch operations, each with its own dispatch, temporary and trip through memory.
 //
-// Tensors (all contiguous; "2" is the direction, rows are packed rows, G = 4H, gate order i, f, o, g):
-//   gates      (2, rows, G)      in: input pre-activations (bias included); out: activations
+// Two row orders. The layer's inputs and outputs are in packed order ("forward positions", as the
+// PackedSequence holds them). The time loops run over "internal" rows: direction 0 in packed order,
+// direction 1 over each sentence reversed within its length, so at every step both directions have
+// the same running sentences. ``reverse`` (rows,) maps an internal row of direction 1 to its forward
+// position (and back: it is its own inverse). The kernels read and write the forward-order tensors
+// through it, so no gathered copy of the inputs, outputs or their gradients is ever made.
+//
+// Tensors (all contiguous; "2" is the direction, G = 4H, gate order i, f, g, o as PyTorch's):
+//   pre        (rows, 2G)        input products x W_ih^T of both directions, forward order, product type
+//   bias       (2, G)            b_ih + b_hh per direction
+//   gates      (2, rows, G)      out: activations, internal order
 //   cells      (2, rows + 1, H)  out: c_t (row ``rows`` is the zero state, untouched)
-//   hiddens    (2, rows + 1, H)  out: h_t
 //   tanh_cells (2, rows, H)      out: tanh(c_t)
-//   recurrent  (2, rows + 1, H)  out: h_t as the recurrent product reads it (a bfloat16 copy, or ``hiddens`` itself)
+//   recurrent  (2, rows + 1, H)  out: h_t in the product type, internal order (what the step products read)
+//   out        (rows, 2H)        out: h_t of both directions, forward order (the layer's output)
 //   w_hh_t     (2, H, G)         recurrent weights, transposed, in the product type
 //   buffer     (2 * sizes[0] * G) scratch in the product type
-//   pre        (2, rows, G)      ``gates`` itself, or the input product in the product type (bias then added here)
-//   bias       (2, G)            used with a separate ``pre``
-// Backward: grad_hiddens (2, rows, H), w_hh (2, G, H), grad_low (2, rows, G) out: the gate gradients in the
-// product type, grad_bias (2, G) zeros, out: their sum over rows, grad_c (2, sizes[0], H) zeros,
-// scratch (2 * sizes[0] * G) and buffer (2 * sizes[0] * H) in the product type.
+// Backward: grad_out (rows, 2H) forward order, w_hh (2, G, H); out: grad_low (2, rows, G) the gate gradients
+// in internal order and grad_fwd (rows, 2G) the same in forward order, both in the product type;
+// grad_bias (2, G) zeros, out: their sum over rows; grad_c (2, sizes[0], H) zeros; scratch (2 * sizes[0] * G)
+// and buffer (2 * sizes[0] * H) in the product type.
 //
 // Built on first use by medner.model.kernels with -O3 -march=native and fast-math code generation
 // (compile step only, so the process's floating-point flags are never touched).
@@ -42,21 +50,19 @@ inline T sigmoid(T x) {
 }
 
 template <typename scalar_t, typename low_t>
-void forward_steps_impl(at::Tensor& gates, const at::Tensor& pre, const at::Tensor& bias, const at::Tensor& w_hh_t,
-                        at::Tensor& cells, at::Tensor& hiddens, at::Tensor& tanh_cells, at::Tensor& recurrent,
-                        at::Tensor& buffer, const std::vector<int64_t>& sizes, const std::vector<int64_t>& offsets) {
+void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at::Tensor& w_hh_t, at::Tensor& gates,
+                        at::Tensor& cells, at::Tensor& tanh_cells, at::Tensor& recurrent, at::Tensor& out,
+                        const at::Tensor& reverse, at::Tensor& buffer, const std::vector<int64_t>& sizes,
+                        const std::vector<int64_t>& offsets) {
   const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H;
-  const bool copy_low = !recurrent.is_same(hiddens);
-  // ``pre`` is either ``gates`` itself (pre-activations with the bias, in place) or the input product in
-  // the product type, to which ``bias`` is added here: no separate conversion pass over the batch.
-  const bool separate = !pre.is_same(gates);
-  const low_t* pp = separate ? pre.data_ptr<low_t>() : nullptr;
-  const scalar_t* biasp = separate ? bias.data_ptr<scalar_t>() : nullptr;
+  const low_t* pp = pre.data_ptr<low_t>();
+  const scalar_t* biasp = bias.data_ptr<scalar_t>();
+  const int64_t* rev = reverse.data_ptr<int64_t>();
   scalar_t* gp = gates.data_ptr<scalar_t>();
   scalar_t* cp = cells.data_ptr<scalar_t>();
-  scalar_t* hp = hiddens.data_ptr<scalar_t>();
   scalar_t* tp = tanh_cells.data_ptr<scalar_t>();
   low_t* rp = recurrent.data_ptr<low_t>();
+  scalar_t* op = out.data_ptr<scalar_t>();
   const low_t* bp = buffer.data_ptr<low_t>();
   for (size_t t = 0; t < sizes.size(); ++t) {
     const int64_t size = sizes[t], start = offsets[t];
@@ -69,24 +75,25 @@ void forward_steps_impl(at::Tensor& gates, const at::Tensor& pre, const at::Tens
     }
     at::parallel_for(0, 2 * size, kGrain, [&](int64_t begin, int64_t end) {
       for (int64_t k = begin; k < end; ++k) {
-        const int64_t d = k / size, r = k % size;
-        scalar_t* z = gp + (d * rows + start + r) * G;
-        if (separate) {
-          const low_t* x = pp + (d * rows + start + r) * G;
-          const scalar_t* b = biasp + d * G;
+        const int64_t d = k / size, r = k % size, row = start + r;
+        const int64_t at = d == 0 ? row : rev[row];  // the token's forward position
+        scalar_t* z = gp + (d * rows + row) * G;
+        const low_t* x = pp + at * 2 * G + d * G;
+        const scalar_t* b = biasp + d * G;
+        if (first) {
           for (int64_t j = 0; j < G; ++j) z[j] = static_cast<scalar_t>(x[j]) + b[j];
-        }
-        if (!first) {
+        } else {
           const low_t* p = bp + k * G;
-          for (int64_t j = 0; j < G; ++j) z[j] += static_cast<scalar_t>(p[j]);
+          for (int64_t j = 0; j < G; ++j) z[j] = (static_cast<scalar_t>(x[j]) + b[j]) + static_cast<scalar_t>(p[j]);
         }
-        for (int64_t j = 0; j < 3 * H; ++j) z[j] = sigmoid(z[j]);
-        for (int64_t j = 3 * H; j < G; ++j) z[j] = std::tanh(z[j]);
-        const scalar_t *i = z, *f = z + H, *o = z + 2 * H, *g = z + 3 * H;
-        const int64_t row = start + r;
+        for (int64_t j = 0; j < 2 * H; ++j) z[j] = sigmoid(z[j]);
+        for (int64_t j = 2 * H; j < 3 * H; ++j) z[j] = std::tanh(z[j]);
+        for (int64_t j = 3 * H; j < G; ++j) z[j] = sigmoid(z[j]);
+        const scalar_t *i = z, *f = z + H, *g = z + 2 * H, *o = z + 3 * H;
         scalar_t* c = cp + (d * (rows + 1) + row) * H;
         scalar_t* tc = tp + (d * rows + row) * H;
-        scalar_t* h = hp + (d * (rows + 1) + row) * H;
+        scalar_t* h = op + at * 2 * H + d * H;
+        low_t* low = rp + (d * (rows + 1) + row) * H;
         if (first) {
           for (int64_t j = 0; j < H; ++j) c[j] = i[j] * g[j];
         } else {
@@ -96,10 +103,7 @@ void forward_steps_impl(at::Tensor& gates, const at::Tensor& pre, const at::Tens
         for (int64_t j = 0; j < H; ++j) {
           tc[j] = std::tanh(c[j]);
           h[j] = o[j] * tc[j];
-        }
-        if (copy_low) {
-          low_t* low = rp + (d * (rows + 1) + row) * H;
-          for (int64_t j = 0; j < H; ++j) low[j] = static_cast<low_t>(h[j]);
+          low[j] = static_cast<low_t>(h[j]);
         }
       }
     });
@@ -108,18 +112,21 @@ void forward_steps_impl(at::Tensor& gates, const at::Tensor& pre, const at::Tens
 
 template <typename scalar_t, typename low_t>
 void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const at::Tensor& tanh_cells,
-                         const at::Tensor& grad_hiddens, const at::Tensor& w_hh, at::Tensor& grad_low,
-                         at::Tensor& grad_bias, at::Tensor& grad_c, at::Tensor& scratch, at::Tensor& buffer,
-                         const std::vector<int64_t>& sizes, const std::vector<int64_t>& offsets) {
+                         const at::Tensor& grad_out, const at::Tensor& w_hh, at::Tensor& grad_low,
+                         at::Tensor& grad_fwd, at::Tensor& grad_bias, at::Tensor& grad_c, at::Tensor& scratch,
+                         at::Tensor& buffer, const at::Tensor& reverse, const std::vector<int64_t>& sizes,
+                         const std::vector<int64_t>& offsets) {
   const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H, widest = sizes[0];
   // The gate gradients are computed in ``scalar_t`` into per-row scratch (this step's rows), summed
-  // into the bias gradient in a fixed order, and stored once in the product type for the products.
+  // into the bias gradient in a fixed order, and stored in the product type, in both row orders.
   const scalar_t* ap = gates.data_ptr<scalar_t>();
   const scalar_t* cp = cells.data_ptr<scalar_t>();
   const scalar_t* tp = tanh_cells.data_ptr<scalar_t>();
-  const scalar_t* dhp = grad_hiddens.data_ptr<scalar_t>();
+  const scalar_t* dhp = grad_out.data_ptr<scalar_t>();
+  const int64_t* rev = reverse.data_ptr<int64_t>();
   scalar_t* sp = scratch.data_ptr<scalar_t>();
   low_t* low_p = grad_low.data_ptr<low_t>();
+  low_t* fwd_p = grad_fwd.data_ptr<low_t>();
   scalar_t* gbp = grad_bias.data_ptr<scalar_t>();
   scalar_t* gcp = grad_c.data_ptr<scalar_t>();
   low_t* bp = buffer.data_ptr<low_t>();
@@ -133,34 +140,39 @@ void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const
     at::parallel_for(0, 2 * size, kGrain, [&](int64_t begin, int64_t end) {
       for (int64_t k = begin; k < end; ++k) {
         const int64_t d = k / size, r = k % size, row = start + r;
+        const int64_t at = d == 0 ? row : rev[row];
         const scalar_t* a = ap + (d * rows + row) * G;
-        const scalar_t *i = a, *f = a + H, *o = a + 2 * H, *g = a + 3 * H;
+        const scalar_t *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
         const scalar_t* tc = tp + (d * rows + row) * H;
-        const scalar_t* dh_out = dhp + (d * rows + row) * H;
+        const scalar_t* dh_out = dhp + at * 2 * H + d * H;
         const low_t* dh_next = r < carried ? bp + (d * carried + r) * H : nullptr;
         const scalar_t* c_prev = t > 0 ? cp + (d * (rows + 1) + before + r) * H : nullptr;
         scalar_t* gc = gcp + (d * widest + r) * H;
-        scalar_t* out = sp + k * G;
+        scalar_t* grads = sp + k * G;
         for (int64_t j = 0; j < H; ++j) {
           const scalar_t dh = dh_out[j] + (dh_next ? static_cast<scalar_t>(dh_next[j]) : scalar_t(0));
           const scalar_t dc = gc[j] + dh * o[j] * (scalar_t(1) - tc[j] * tc[j]);
           const scalar_t previous = c_prev ? c_prev[j] : scalar_t(0);
-          out[j] = dc * g[j] * i[j] * (scalar_t(1) - i[j]);
-          out[H + j] = dc * previous * f[j] * (scalar_t(1) - f[j]);
-          out[2 * H + j] = dh * tc[j] * o[j] * (scalar_t(1) - o[j]);
-          out[3 * H + j] = dc * i[j] * (scalar_t(1) - g[j] * g[j]);
+          grads[j] = dc * g[j] * i[j] * (scalar_t(1) - i[j]);
+          grads[H + j] = dc * previous * f[j] * (scalar_t(1) - f[j]);
+          grads[2 * H + j] = dc * i[j] * (scalar_t(1) - g[j] * g[j]);
+          grads[3 * H + j] = dh * tc[j] * o[j] * (scalar_t(1) - o[j]);
           gc[j] = dc * f[j];
         }
         low_t* low = low_p + (d * rows + row) * G;
-        for (int64_t j = 0; j < G; ++j) low[j] = static_cast<low_t>(out[j]);
+        low_t* fwd = fwd_p + at * 2 * G + d * G;
+        for (int64_t j = 0; j < G; ++j) {
+          low[j] = static_cast<low_t>(grads[j]);
+          fwd[j] = low[j];
+        }
       }
     });
     // The bias gradient, rows in order (the same sums whatever the number of threads).
     for (int64_t d = 0; d < 2; ++d) {
       scalar_t* gb = gbp + d * G;
       for (int64_t r = 0; r < size; ++r) {
-        const scalar_t* out = sp + (d * size + r) * G;
-        for (int64_t j = 0; j < G; ++j) gb[j] += out[j];
+        const scalar_t* grads = sp + (d * size + r) * G;
+        for (int64_t j = 0; j < G; ++j) gb[j] += grads[j];
       }
     }
     if (t > 0) {
@@ -201,40 +213,56 @@ void dispatch_crf(const at::Tensor& emissions, F&& fn) {
   }
 }
 
-void check_common(const at::Tensor& gates, const std::vector<at::Tensor>& others, const std::vector<int64_t>& sizes,
-                  const std::vector<int64_t>& offsets) {
+void check_common(const at::Tensor& gates, const std::vector<at::Tensor>& others, const at::Tensor& reverse,
+                  const std::vector<int64_t>& sizes, const std::vector<int64_t>& offsets) {
   check(gates.device().is_cpu(), "CPU tensors only");
-  check(gates.is_contiguous(), "gates must be contiguous");
+  check(gates.is_contiguous() && gates.dim() == 3 && gates.size(0) == 2, "gates (2, rows, 4H) contiguous");
   for (const auto& t : others) check(t.is_contiguous() && t.device().is_cpu(), "every tensor contiguous on the CPU");
   check(!sizes.empty() && sizes.size() == offsets.size(), "one size and one offset per step");
+  const int64_t rows = gates.size(1);
+  check(reverse.scalar_type() == at::kLong && reverse.is_contiguous() && reverse.numel() == rows,
+        "reverse (rows,) int64");
+  const int64_t* rev = reverse.data_ptr<int64_t>();
+  for (int64_t r = 0; r < rows; ++r) check(rev[r] >= 0 && rev[r] < rows, "reverse maps rows to rows");
 }
 
-void forward_steps(at::Tensor gates, at::Tensor pre, at::Tensor bias, at::Tensor w_hh_t, at::Tensor cells,
-                   at::Tensor hiddens, at::Tensor tanh_cells, at::Tensor recurrent, at::Tensor buffer,
+void forward_steps(at::Tensor pre, at::Tensor bias, at::Tensor w_hh_t, at::Tensor gates, at::Tensor cells,
+                   at::Tensor tanh_cells, at::Tensor recurrent, at::Tensor out, at::Tensor reverse, at::Tensor buffer,
                    std::vector<int64_t> sizes, std::vector<int64_t> offsets) {
-  check_common(gates, {pre, bias, w_hh_t, cells, hiddens, tanh_cells, recurrent, buffer}, sizes, offsets);
-  check(buffer.numel() >= 2 * sizes[0] * gates.size(2), "buffer too small");
-  check(pre.is_same(gates) || (pre.sizes() == gates.sizes() && pre.scalar_type() == w_hh_t.scalar_type() &&
-                               bias.numel() == 2 * gates.size(2) && bias.scalar_type() == gates.scalar_type()),
-        "pre is gates itself, or the input product in the product type with a (2, 4H) bias");
+  check_common(gates, {pre, bias, w_hh_t, cells, tanh_cells, recurrent, out, buffer}, reverse, sizes, offsets);
+  const int64_t rows = gates.size(1), G = gates.size(2);
+  check(buffer.numel() >= 2 * sizes[0] * G, "buffer too small");
+  check(pre.dim() == 2 && pre.size(0) == rows && pre.size(1) == 2 * G && pre.scalar_type() == w_hh_t.scalar_type(),
+        "pre (rows, 8H) in the product type");
+  check(bias.numel() == 2 * G && bias.scalar_type() == gates.scalar_type(), "bias (2, 4H) in the gates' type");
+  check(out.dim() == 2 && out.size(0) == rows && out.size(1) == G / 2 && out.scalar_type() == gates.scalar_type(),
+        "out (rows, 2H) in the gates' type");
   dispatch_lstm(gates, w_hh_t, [&](auto scalar, auto low) {
-    forward_steps_impl<decltype(scalar), decltype(low)>(gates, pre, bias, w_hh_t, cells, hiddens, tanh_cells,
-                                                         recurrent, buffer, sizes, offsets);
+    forward_steps_impl<decltype(scalar), decltype(low)>(pre, bias, w_hh_t, gates, cells, tanh_cells, recurrent, out,
+                                                         reverse, buffer, sizes, offsets);
   });
 }
 
-void backward_steps(at::Tensor gates, at::Tensor cells, at::Tensor tanh_cells, at::Tensor grad_hiddens,
-                    at::Tensor w_hh, at::Tensor grad_low, at::Tensor grad_bias, at::Tensor grad_c, at::Tensor scratch,
-                    at::Tensor buffer, std::vector<int64_t> sizes, std::vector<int64_t> offsets) {
-  check_common(gates, {cells, tanh_cells, grad_hiddens, w_hh, grad_low, grad_bias, grad_c, scratch, buffer}, sizes,
-               offsets);
+void backward_steps(at::Tensor gates, at::Tensor cells, at::Tensor tanh_cells, at::Tensor grad_out, at::Tensor w_hh,
+                    at::Tensor grad_low, at::Tensor grad_fwd, at::Tensor grad_bias, at::Tensor grad_c,
+                    at::Tensor scratch, at::Tensor buffer, at::Tensor reverse, std::vector<int64_t> sizes,
+                    std::vector<int64_t> offsets) {
+  check_common(gates, {cells, tanh_cells, grad_out, w_hh, grad_low, grad_fwd, grad_bias, grad_c, scratch, buffer},
+               reverse, sizes, offsets);
+  const int64_t rows = gates.size(1), G = gates.size(2);
   check(buffer.numel() >= 2 * sizes[0] * cells.size(2), "buffer too small");
-  check(scratch.numel() >= 2 * sizes[0] * gates.size(2), "scratch too small");
-  check(grad_bias.numel() == 2 * gates.size(2) && grad_bias.scalar_type() == gates.scalar_type(),
+  check(scratch.numel() >= 2 * sizes[0] * G, "scratch too small");
+  check(grad_bias.numel() == 2 * G && grad_bias.scalar_type() == gates.scalar_type(),
         "grad_bias is (2, 4H) in the gates' type");
+  check(grad_out.numel() == rows * G / 2 && grad_out.scalar_type() == gates.scalar_type(),
+        "grad_out (rows, 2H) in the gates' type");
+  check(grad_low.numel() == 2 * rows * G && grad_fwd.numel() == 2 * rows * G &&
+            grad_low.scalar_type() == w_hh.scalar_type() && grad_fwd.scalar_type() == w_hh.scalar_type(),
+        "grad_low (2, rows, 4H) and grad_fwd (rows, 8H) in the product type");
   dispatch_lstm(gates, w_hh, [&](auto scalar, auto low) {
-    backward_steps_impl<decltype(scalar), decltype(low)>(gates, cells, tanh_cells, grad_hiddens, w_hh, grad_low,
-                                                          grad_bias, grad_c, scratch, buffer, sizes, offsets);
+    backward_steps_impl<decltype(scalar), decltype(low)>(gates, cells, tanh_cells, grad_out, w_hh, grad_low,
+                                                          grad_fwd, grad_bias, grad_c, scratch, buffer, reverse,
+                                                          sizes, offsets);
   });
 }
 

@@ -63,16 +63,6 @@ def uses_bfloat16(precision: str) -> bool:
     return precision == "bfloat16"
 
 
-# PyTorch stores gate rows as i, f, g, o; here they are reordered to i, f, o, g so
-# the three sigmoid gates are one contiguous block and tanh the last.
-_TO_IFOG = (0, 1, 3, 2)
-
-
-def _gate_order(hidden: int, device: torch.device) -> torch.Tensor:
-    """Row permutation from PyTorch's i, f, g, o layout to i, f, o, g (autograd carries gradients back)."""
-    return torch.cat([torch.arange(k * hidden, (k + 1) * hidden, device=device) for k in _TO_IFOG])
-
-
 class PackedLayout(NamedTuple):
     """Where each sentence's tokens sit in the rows of a ``PackedSequence``; see :func:`packed_layout`."""
 
@@ -98,96 +88,100 @@ def packed_layout(batch_sizes: torch.Tensor) -> PackedLayout:
                         torch.from_numpy(previous))
 
 
+def _pair(first: torch.Tensor, second: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``torch.stack([first, second]).to(dtype)`` in one pass: each copied straight into the new type."""
+    out = first.new_empty((2, *first.shape), dtype=dtype)
+    out[0].copy_(first)
+    out[1].copy_(second)
+    return out
+
+
 class _FusedBiLSTMFunction(torch.autograd.Function):
-    """One bidirectional LSTM layer on packed rows; weights already stacked per direction in i, f, o, g order."""
+    """One bidirectional LSTM layer on packed rows, from the two directions' own weights (PyTorch layout).
+
+    Inputs and outputs are in packed order; inside, direction 1 runs over each sentence reversed within
+    its length (``layout.reverse``), and the time loops read and write the packed-order tensors through
+    that map, so no reversed copy of the inputs, outputs or their gradients is made.
+    """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, bias, layout, low):
-        # x: (rows, input); w_ih: (2, 4H, input); w_hh: (2, 4H, H); bias: (2, 4H)
-        # low: the matrix products take bfloat16 operands (states, gates and sums stay float32)
-        hidden = w_hh.size(2)
+    def forward(ctx, x, w_ih, w_hh, bias, w_ih_r, w_hh_r, bias_r, layout, low):
+        # x: (rows, input); w_ih: (4H, input); w_hh: (4H, H); bias: (4H,) = b_ih + b_hh; *_r: the reverse direction.
+        # low: the matrix products take bfloat16 operands (states, gates and sums stay in the weights' type)
+        scalar = w_hh.dtype
+        product = torch.bfloat16 if low else scalar
+        hidden = w_hh.size(1)
         rows = x.size(0)
         sizes, offsets, reverse = layout.sizes, layout.offsets, layout.reverse.to(x.device)
-        cast = (lambda t: t.to(torch.bfloat16)) if low else (lambda t: t)
-        # shape: (2, rows, input): direction 1 reads every sentence backwards within its length
-        inputs = cast(torch.stack([x, x.index_select(0, reverse)]))
-        w_ih, w_hh = cast(w_ih), cast(w_hh)
-        w_hh_t = w_hh.transpose(1, 2)
+        x_p = x.to(product)
+        # shape: (2 * 4H, input), both directions' input weights; (2, 4H, H) the recurrent ones
+        w_in = _pair(w_ih, w_ih_r, product).view(-1, x.size(1))
+        w_rec = _pair(w_hh, w_hh_r, product)
+        biases = torch.stack([bias, bias_r])
+        # shape: (rows, 2 * 4H): every token's input pre-activations for both directions, packed order
+        pre = torch.mm(x_p, w_in.t())
+        gates = x.new_empty(2, rows, 4 * hidden, dtype=scalar)
+        # One extra zero row at the end: the "previous state" of every sentence's first step (backward).
+        cells = x.new_empty(2, rows + 1, hidden, dtype=scalar)
+        cells[:, rows] = 0.0
+        # The hidden states as the recurrent product reads them (product type, internal order).
+        recurrent = x.new_empty(2, rows + 1, hidden, dtype=product)
+        recurrent[:, rows] = 0.0
+        tanh_cells = x.new_empty(2, rows, hidden, dtype=scalar)
+        out = x.new_empty(rows, 2 * hidden, dtype=scalar)
+        w_rec_t = w_rec.transpose(1, 2).contiguous()
         # The time loop: compiled (kernels.cpp) when available, else PyTorch operations; the same formulas.
         compiled = kernels.available_for(x)
-        # shape: (2, rows, 4H): pre-activations from the inputs; overwritten step by step with the activations
-        if not low:
-            gates = pre = torch.baddbmm(bias.unsqueeze(1), inputs, w_ih.transpose(1, 2))
-        elif compiled:
-            # the kernel adds the bias to the bfloat16 product as it reads it
-            pre, gates = torch.bmm(inputs, w_ih.transpose(1, 2)), x.new_empty(2, rows, 4 * hidden)
-        else:
-            gates = pre = torch.bmm(inputs, w_ih.transpose(1, 2)).to(x.dtype).add_(bias.unsqueeze(1))
-        # One extra zero row at the end: the "previous state" of every sentence's first step (backward).
-        cells = x.new_empty(2, rows + 1, hidden)
-        hiddens = x.new_empty(2, rows + 1, hidden)
-        cells[:, rows] = 0.0
-        hiddens[:, rows] = 0.0
-        # The previous states as the recurrent product reads them (a bfloat16 copy when ``low``).
-        recurrent = hiddens.new_zeros(2, rows + 1, hidden, dtype=inputs.dtype) if low else hiddens
-        tanh_cells = x.new_empty(2, rows, hidden)
-        if compiled:
-            buffer = torch.empty(2 * sizes[0] * 4 * hidden, dtype=w_hh.dtype)
-            torch.ops.medner.forward_steps(gates, pre, bias.contiguous(), w_hh_t.contiguous(), cells, hiddens,
-                                           tanh_cells, recurrent, buffer, sizes, offsets)
-        else:
-            _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, offsets, low)
-        ctx.save_for_backward(inputs, w_ih, w_hh, gates, cells, hiddens, tanh_cells, recurrent)
+        steps = torch.ops.medner.forward_steps if compiled else _forward_steps
+        steps(pre, biases, w_rec_t, gates, cells, tanh_cells, recurrent, out, reverse,
+              torch.empty(2 * sizes[0] * 4 * hidden, dtype=product), sizes, offsets)
+        ctx.save_for_backward(x_p, w_in, w_rec, gates, cells, tanh_cells, recurrent)
         ctx.layout = layout
-        ctx.low = low
         ctx.compiled = compiled
-        return hiddens[:, :rows]
+        ctx.input_type = x.dtype
+        return out
 
     @staticmethod
-    def backward(ctx, grad_hiddens):
-        inputs, w_ih, w_hh, gates, cells, hiddens, tanh_cells, recurrent = ctx.saved_tensors
+    def backward(ctx, grad_out):
+        x_p, w_in, w_rec, gates, cells, tanh_cells, recurrent = ctx.saved_tensors
         sizes, offsets = ctx.layout.sizes, ctx.layout.offsets
-        reverse, previous = ctx.layout.reverse.to(inputs.device), ctx.layout.previous.to(inputs.device)
-        low = ctx.low
-        hidden = w_hh.size(2)
-        first = sizes[0]
+        reverse, previous = ctx.layout.reverse.to(x_p.device), ctx.layout.previous.to(x_p.device)
+        scalar, product = gates.dtype, w_rec.dtype
+        hidden = w_rec.size(2)
+        rows, first = gates.size(1), sizes[0]
+        # The gate gradients in the products' type: internal order (2, rows, 4H) for the recurrent weights,
+        # packed order (rows, 2 * 4H) for the input weights and the input.
+        grad_low = torch.empty(gates.shape, dtype=product)
+        grad_fwd = torch.empty(rows, 8 * hidden, dtype=product)
+        grad_bias = gates.new_zeros(2, 4 * hidden)
+        steps = torch.ops.medner.backward_steps if ctx.compiled else _backward_steps
+        steps(gates, cells, tanh_cells, grad_out.contiguous(), w_rec, grad_low, grad_fwd, grad_bias,
+              gates.new_zeros(2, first, hidden), gates.new_empty(2 * first * 4 * hidden),
+              torch.empty(2 * first * hidden, dtype=product), reverse, sizes, offsets)
+        # Weight gradients: one product each over every row of the batch.
         # Each row's previous state (the zero row ``rows`` at a sentence's first step), gathered once.
         prev_hiddens = recurrent.index_select(1, previous)
-        grad_hiddens = grad_hiddens.contiguous()
-        if ctx.compiled:
-            # The gate gradients only in the products' type; the kernel sums the bias gradient as it goes.
-            grad_low = torch.empty(gates.shape, dtype=w_hh.dtype)
-            grad_bias = gates.new_zeros(2, 4 * hidden)
-            torch.ops.medner.backward_steps(
-                gates, cells, tanh_cells, grad_hiddens, w_hh.contiguous(), grad_low, grad_bias,
-                gates.new_zeros(2, first, hidden), gates.new_empty(2 * first * 4 * hidden),
-                torch.empty(2 * first * hidden, dtype=w_hh.dtype), sizes, offsets)
-        else:
-            grad_gates = _backward_steps(gates, cells.index_select(1, previous), tanh_cells, grad_hiddens, w_hh,
-                                         sizes, offsets, low)
-            grad_low = grad_gates.to(torch.bfloat16) if low else grad_gates
-            grad_bias = grad_gates.sum(1)
-        # Weight gradients: one batched product each over every row of the batch.
-        back = gates.dtype
-        grad_w_ih = torch.bmm(grad_low.transpose(1, 2), inputs).to(back)
-        grad_w_hh = torch.bmm(grad_low.transpose(1, 2), prev_hiddens).to(back)
+        grad_w_hh = torch.bmm(grad_low.transpose(1, 2), prev_hiddens).to(scalar)
+        grad_w_ih = torch.mm(grad_fwd.t(), x_p).to(scalar).view(2, 4 * hidden, -1)
         grad_x = None
         if ctx.needs_input_grad[0]:
-            # shape: (2, rows, input); direction 1's rows go back to their forward positions
-            per_direction = torch.bmm(grad_low, w_ih).to(back)
-            grad_x = per_direction[0] + per_direction[1].index_select(0, reverse)
-        return grad_x, grad_w_ih, grad_w_hh, grad_bias, None, None
+            # both directions' contributions summed by the product itself (over 2 * 4H)
+            grad_x = torch.mm(grad_fwd, w_in).to(ctx.input_type)
+        return grad_x, grad_w_ih[0], grad_w_hh[0], grad_bias[0], grad_w_ih[1], grad_w_hh[1], grad_bias[1], None, None
 
 
-def _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, offsets, low):
-    """The forward time loop in PyTorch operations, in place (see ``_FusedBiLSTMFunction.forward``).
+def _forward_steps(pre, biases, w_hh_t, gates, cells, tanh_cells, recurrent, out, reverse, buffer, sizes, offsets):
+    """The forward time loop in PyTorch operations, same arguments as ``kernels.cpp``'s ``forward_steps``.
 
-    ``gates`` (2, rows, 4H) holds the input pre-activations and receives the activations; ``cells``,
-    ``hiddens``, ``tanh_cells`` and (when ``low``) the bfloat16 ``recurrent`` copy receive the states.
-    ``kernels.cpp`` computes the same.
+    ``pre`` (rows, 2 * 4H), packed order, holds the input products; ``gates``, ``cells``, ``tanh_cells``
+    and ``recurrent`` receive the activations and states in internal order (direction 1 reversed within
+    each sentence), ``out`` (rows, 2H) the hidden states in packed order. ``buffer`` is unused here.
     """
     hidden = cells.size(2)
-    three = 3 * hidden
+    four = 4 * hidden
+    gates[0] = pre[:, :four] + biases[0]
+    gates[1] = pre[:, four:].index_select(0, reverse) + biases[1]
+    hiddens = torch.empty_like(tanh_cells)
     for t, (size, start) in enumerate(zip(sizes, offsets)):
         now = slice(start, start + size)
         act = gates[:, now]
@@ -195,13 +189,10 @@ def _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, 
             z = act.clone()
         else:
             before = slice(offsets[t - 1], offsets[t - 1] + size)
-            if low:
-                z = act + torch.bmm(recurrent[:, before], w_hh_t)
-            else:
-                z = torch.baddbmm(act, hiddens[:, before], w_hh_t)
-        torch.sigmoid(z[..., :three], out=act[..., :three])
-        torch.tanh(z[..., three:], out=act[..., three:])
-        i, f, o, g = act.split(hidden, dim=2)
+            z = act + torch.bmm(recurrent[:, before], w_hh_t)
+        torch.sigmoid(z, out=act)
+        torch.tanh(z[..., 2 * hidden : 3 * hidden], out=act[..., 2 * hidden : 3 * hidden])
+        i, f, g, o = act.split(hidden, dim=2)
         c = cells[:, now]
         torch.mul(i, g, out=c)
         if t > 0:
@@ -209,25 +200,32 @@ def _forward_steps(gates, w_hh_t, cells, hiddens, tanh_cells, recurrent, sizes, 
         tc = tanh_cells[:, now]
         torch.tanh(c, out=tc)
         torch.mul(o, tc, out=hiddens[:, now])
-        if low:
-            recurrent[:, now] = hiddens[:, now]
+        recurrent[:, now] = hiddens[:, now]
+    out[:, :hidden] = hiddens[0]
+    out[:, hidden:] = hiddens[1].index_select(0, reverse)
 
 
-def _backward_steps(gates, prev_cells, tanh_cells, grad_hiddens, w_hh, sizes, offsets, low):
-    """The backward time loop in PyTorch operations: the gradients of the pre-activations, (2, rows, 4H).
+def _backward_steps(gates, cells, tanh_cells, grad_out, w_hh, grad_low, grad_fwd, grad_bias, grad_c, scratch,
+                    buffer, reverse, sizes, offsets):
+    """The backward time loop in PyTorch operations, same arguments as ``kernels.cpp``'s ``backward_steps``.
 
-    ``gates``: the activations (i, f, o, g); ``prev_cells``: each row's previous cell state (zero at a
-    first step); ``w_hh``: (2, 4H, H), bfloat16 when ``low``. ``kernels.cpp`` computes the same.
+    Fills ``grad_low`` (internal order) and ``grad_fwd`` (packed order) with the gradients of the
+    pre-activations in the products' type, and adds their sum over rows to ``grad_bias``; ``grad_c`` is
+    zeros of (2, sizes[0], H); ``scratch`` and ``buffer`` are unused here.
     """
     hidden = w_hh.size(2)
-    first = sizes[0]
-    i, f, o, g = gates.split(hidden, dim=2)
+    rows, first = gates.size(1), sizes[0]
+    # Each row's previous cell state (zero at a first step).
+    previous = packed_layout(torch.tensor(sizes)).previous.to(gates.device)
+    prev_cells = cells.index_select(1, previous)
+    grad_hiddens = torch.stack([grad_out[:, :hidden], grad_out[:, hidden:].index_select(0, reverse)])
+    i, f, g, o = gates.split(hidden, dim=2)
     # Everything the step loop multiplies by, computed for all rows at once and in place (no
-    # temporaries): d pre-activation of (i, f, o, g) = (dc, dc, dh, dc) * factors, where
-    # factors = (g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o), i (1 - g^2)),
+    # temporaries): d pre-activation of (i, f, g, o) = (dc, dc, dc, dh) * factors, where
+    # factors = (g i (1 - i), c_prev f (1 - f), i (1 - g^2), tanh(c) o (1 - o)),
     # and dc gains dh * o * (1 - tanh(c)^2).
     factors = torch.empty_like(gates)
-    fi, ff, fo, fg = factors.split(hidden, dim=2)
+    fi, ff, fg, fo = factors.split(hidden, dim=2)
     for out, gate, times in ((fi, i, g), (ff, f, prev_cells), (fo, o, tanh_cells)):
         torch.mul(gate, gate, out=out)
         out.sub_(gate).neg_().mul_(times)
@@ -237,8 +235,7 @@ def _backward_steps(gates, prev_cells, tanh_cells, grad_hiddens, w_hh, sizes, of
     through_tanh.neg_().add_(1.0).mul_(o)
     grad_gates = torch.empty_like(gates)
     grad_h = gates.new_zeros(2, first, hidden)  # from step t + 1 to step t, rows beyond its size stay zero
-    grad_c = gates.new_zeros(2, first, hidden)
-    two_h, three = 2 * hidden, 3 * hidden
+    three = 3 * hidden
     for t in range(len(sizes) - 1, -1, -1):
         size, start = sizes[t], offsets[t]
         now = slice(start, start + size)
@@ -247,11 +244,15 @@ def _backward_steps(gates, prev_cells, tanh_cells, grad_hiddens, w_hh, sizes, of
         step_grads = grad_gates[:, now]
         fac = factors[:, now]
         torch.mul(dc.unsqueeze(2), fac.view(2, size, 4, hidden), out=step_grads.view(2, size, 4, hidden))
-        torch.mul(dh, fac[..., two_h:three], out=step_grads[..., two_h:three])
+        torch.mul(dh, fac[..., three:], out=step_grads[..., three:])
         torch.mul(dc, f[:, now], out=grad_c[:, :size])
+        grad_low[:, now] = step_grads
         if t > 0:
-            grad_h[:, :size] = torch.bmm(step_grads.to(w_hh.dtype) if low else step_grads, w_hh)
-    return grad_gates
+            grad_h[:, :size] = torch.bmm(grad_low[:, now], w_hh)
+    grad_bias += grad_gates.sum(1)
+    four = 4 * hidden
+    grad_fwd[:, :four] = grad_low[0]
+    grad_fwd[:, four:] = grad_low[1].index_select(0, reverse)
 
 
 def fused_bilstm_layer(
@@ -277,17 +278,10 @@ def fused_bilstm_layer(
         shape (rows, 2 * hidden): forward then backward hidden states, like ``nn.LSTM``'s packed output.
     """
     w_ih, w_hh, b_ih, b_hh = weights
-    hidden = w_hh.size(1)
-    layout = layout or packed_layout(batch_sizes)
-    reverse = layout.reverse.to(x.device)
-    order = _gate_order(hidden, x.device)
     r_ih, r_hh, rb_ih, rb_hh = weights_reverse
-    stacked_ih = torch.stack([w_ih, r_ih]).index_select(1, order)
-    stacked_hh = torch.stack([w_hh, r_hh]).index_select(1, order)
-    bias = torch.stack([b_ih + b_hh, rb_ih + rb_hh]).index_select(1, order)
-    # shape: (2, rows, hidden); direction 1 in reversed order
-    states = _FusedBiLSTMFunction.apply(x, stacked_ih, stacked_hh, bias, layout, uses_bfloat16(precision))
-    return torch.cat([states[0], states[1].index_select(0, reverse)], dim=1)
+    layout = layout or packed_layout(batch_sizes)
+    return _FusedBiLSTMFunction.apply(x, w_ih, w_hh, b_ih + b_hh, r_ih, r_hh, rb_ih + rb_hh, layout,
+                                      uses_bfloat16(precision))
 
 
 def run_bilstm(lstm: nn.LSTM, packed: PackedSequence, *, fused: bool | None = None,
