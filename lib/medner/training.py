@@ -61,7 +61,7 @@ class TrainingConfig:
     max_epochs: int = 20  # hard limit on epochs
     max_grad_norm: float = 5.0  # gradient norm clipping, as flair
     pool_batches: int = 20  # batches per length-sorting pool (bucketing granularity)
-    eval_batch_size: int = 256  # sentences per batch when predicting
+    eval_batch_size: int = 64  # sentences per batch when predicting (larger batches allocate past malloc's reuse threshold)
     seed: int = 0  # seeds random, numpy and torch
     num_threads: int | None = 1  # torch CPU threads; None = all available cores (see train_tagger)
 
@@ -195,7 +195,7 @@ def length_bucketed_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def predict_tags(model: BiLSTMCRFTagger, vectors: PackedVectors | Sequence[np.ndarray], *, batch_size: int = 256) -> list[list[int]]:
+def predict_tags(model: BiLSTMCRFTagger, vectors: PackedVectors | Sequence[np.ndarray], *, batch_size: int = 64) -> list[list[int]]:
     """Best tag indices for every sentence, in input order (model put in eval mode)."""
     packed = vectors if isinstance(vectors, PackedVectors) else PackedVectors(vectors)
     model.eval()
@@ -304,15 +304,16 @@ def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mo
     for epoch in range(1, config.max_epochs + 1):
         start = time.perf_counter()
         model.train()
-        # Pre-pad every batch of the epoch at once: the inner loop is pure model work.
-        batches = [train.batch(idx) for idx in length_bucketed_batches(train.lengths, config.batch_size, config.pool_batches, rng)]
+        # Each batch is padded when its turn comes: the same memory serves batch after batch, where
+        # padding the whole epoch up front wrote (and page-faulted) a fresh copy of the training set.
+        batches = length_bucketed_batches(train.lengths, config.batch_size, config.pool_batches, rng)
         bar = None
         if mode == "bar":
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(batches), desc=f"epoch {epoch}", unit="batch", leave=True)
         total_loss = 0.0
-        for x, lengths, mask, positions in batches:
+        for x, lengths, mask, positions in map(train.batch, batches):
             optimiser.zero_grad(set_to_none=True)
             loss = model.loss(x, lengths, mask, flat_tags_t[positions])
             loss.backward()

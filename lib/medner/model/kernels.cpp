@@ -14,8 +14,9 @@
 // through it, so no gathered copy of the inputs, outputs or their gradients is ever made.
 //
 // Tensors (all contiguous; "2" is the direction, G = 4H, gate order i, f, g, o as PyTorch's):
-//   pre        (rows, 2G)        input products x W_ih^T of both directions, forward order, product type
+//   pre        (rows+, 2G)       input products x W_ih^T of both directions, forward order, product type
 //   bias       (2, G)            b_ih + b_hh per direction
+// ("rows+": at least ``rows`` rows; the products run on zero-padded rows, which the kernels leave alone.)
 //   gates      (2, rows, G)      out: activations, internal order
 //   cells      (2, rows + 1, H)  out: c_t (row ``rows`` is the zero state, untouched)
 //   tanh_cells (2, rows, H)      out: tanh(c_t)
@@ -23,8 +24,8 @@
 //   out        (rows, 2H)        out: h_t of both directions, forward order (the layer's output)
 //   w_hh_t     (2, H, G)         recurrent weights, transposed, in the product type
 //   buffer     (2 * sizes[0] * G) scratch in the product type
-// Backward: grad_out (rows, 2H) forward order, w_hh (2, G, H); out: grad_low (2, rows, G) the gate gradients
-// in internal order and grad_fwd (rows, 2G) the same in forward order, both in the product type;
+// Backward: grad_out (rows, 2H) forward order, w_hh (2, G, H); out: grad_low (2, rows+, G) the gate gradients
+// in internal order and grad_fwd (rows+, 2G) the same in forward order, both in the product type;
 // grad_bias (2, G) zeros, out: their sum over rows; grad_c (2, sizes[0], H) zeros; scratch (2 * sizes[0] * G)
 // and buffer (2 * sizes[0] * H) in the product type.
 //
@@ -37,6 +38,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -47,6 +50,83 @@ constexpr int64_t kGrain = 4;
 template <typename T>
 inline T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
+}
+
+// Values of the product type (``low_t``) to and from ``scalar_t``. For bfloat16 these are written out on the
+// raw bits so that the compiler vectorises them: widening is a shift, narrowing rounds to nearest even and
+// gives the canonical NaN, exactly as c10::BFloat16 (and so ``Tensor.to(torch.bfloat16)``) does.
+template <typename scalar_t, typename low_t>
+inline scalar_t widen(low_t v) {
+  if constexpr (std::is_same_v<low_t, at::BFloat16>) {
+    const uint32_t bits = static_cast<uint32_t>(v.x) << 16;
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+  } else {
+    return static_cast<scalar_t>(v);
+  }
+}
+
+template <typename scalar_t, typename low_t>
+inline void narrow_into(low_t* __restrict__ dst, const scalar_t* __restrict__ src, int64_t n) {
+  if constexpr (std::is_same_v<low_t, at::BFloat16>) {
+    static_assert(std::is_same_v<scalar_t, float>, "bfloat16 products go with float32 states");
+    uint16_t* __restrict__ out = reinterpret_cast<uint16_t*>(dst);
+    for (int64_t j = 0; j < n; ++j) {
+      uint32_t u;
+      std::memcpy(&u, src + j, sizeof u);
+      const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+      out[j] = (u & 0x7FFFFFFFu) > 0x7F800000u ? uint16_t(0x7FC0) : static_cast<uint16_t>(rounded);
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<low_t>(src[j]);
+  }
+}
+
+// One row of one forward step. z: (G) receives the activations from x (the input product, product type),
+// b (bias) and p (the recurrent product, product type; zeros at a first step); c_prev: zeros at a first step.
+template <typename scalar_t, typename low_t>
+inline void forward_row(int64_t H, scalar_t* __restrict__ z, const low_t* __restrict__ x,
+                        const scalar_t* __restrict__ b, const low_t* __restrict__ p,
+                        const scalar_t* __restrict__ c_prev, scalar_t* __restrict__ c, scalar_t* __restrict__ tc,
+                        scalar_t* __restrict__ h, low_t* __restrict__ low) {
+  const int64_t G = 4 * H;
+  for (int64_t j = 0; j < G; ++j) z[j] = (widen<scalar_t>(x[j]) + b[j]) + widen<scalar_t>(p[j]);
+  for (int64_t j = 0; j < 2 * H; ++j) z[j] = sigmoid(z[j]);
+  for (int64_t j = 2 * H; j < 3 * H; ++j) z[j] = std::tanh(z[j]);
+  for (int64_t j = 3 * H; j < G; ++j) z[j] = sigmoid(z[j]);
+  const scalar_t* __restrict__ i = z;
+  const scalar_t* __restrict__ f = z + H;
+  const scalar_t* __restrict__ g = z + 2 * H;
+  const scalar_t* __restrict__ o = z + 3 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    c[j] = i[j] * g[j] + f[j] * c_prev[j];
+    tc[j] = std::tanh(c[j]);
+    h[j] = o[j] * tc[j];
+  }
+  narrow_into(low, h, H);
+}
+
+// One row of one backward step: the gate gradients into ``grads`` (G), dc carried to the previous step in gc.
+// dh_next: dh from step t + 1 (product type; zeros where the sentence ends here); c_prev: zeros at a first step.
+template <typename scalar_t, typename low_t>
+inline void backward_row(int64_t H, const scalar_t* __restrict__ a, const scalar_t* __restrict__ tc,
+                         const scalar_t* __restrict__ dh_out, const low_t* __restrict__ dh_next,
+                         const scalar_t* __restrict__ c_prev, scalar_t* __restrict__ gc,
+                         scalar_t* __restrict__ grads) {
+  const scalar_t* __restrict__ i = a;
+  const scalar_t* __restrict__ f = a + H;
+  const scalar_t* __restrict__ g = a + 2 * H;
+  const scalar_t* __restrict__ o = a + 3 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    const scalar_t dh = dh_out[j] + widen<scalar_t>(dh_next[j]);
+    const scalar_t dc = gc[j] + dh * o[j] * (scalar_t(1) - tc[j] * tc[j]);
+    grads[j] = dc * g[j] * i[j] * (scalar_t(1) - i[j]);
+    grads[H + j] = dc * c_prev[j] * f[j] * (scalar_t(1) - f[j]);
+    grads[2 * H + j] = dc * i[j] * (scalar_t(1) - g[j] * g[j]);
+    grads[3 * H + j] = dh * tc[j] * o[j] * (scalar_t(1) - o[j]);
+    gc[j] = dc * f[j];
+  }
 }
 
 template <typename scalar_t, typename low_t>
@@ -64,6 +144,9 @@ void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at:
   low_t* rp = recurrent.data_ptr<low_t>();
   scalar_t* op = out.data_ptr<scalar_t>();
   const low_t* bp = buffer.data_ptr<low_t>();
+  // The recurrent product and the previous cell state of a first step.
+  const std::vector<low_t> no_product(G, low_t(0));
+  const std::vector<scalar_t> no_cell(H, scalar_t(0));
   for (size_t t = 0; t < sizes.size(); ++t) {
     const int64_t size = sizes[t], start = offsets[t];
     const bool first = t == 0;
@@ -77,34 +160,11 @@ void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at:
       for (int64_t k = begin; k < end; ++k) {
         const int64_t d = k / size, r = k % size, row = start + r;
         const int64_t at = d == 0 ? row : rev[row];  // the token's forward position
-        scalar_t* z = gp + (d * rows + row) * G;
-        const low_t* x = pp + at * 2 * G + d * G;
-        const scalar_t* b = biasp + d * G;
-        if (first) {
-          for (int64_t j = 0; j < G; ++j) z[j] = static_cast<scalar_t>(x[j]) + b[j];
-        } else {
-          const low_t* p = bp + k * G;
-          for (int64_t j = 0; j < G; ++j) z[j] = (static_cast<scalar_t>(x[j]) + b[j]) + static_cast<scalar_t>(p[j]);
-        }
-        for (int64_t j = 0; j < 2 * H; ++j) z[j] = sigmoid(z[j]);
-        for (int64_t j = 2 * H; j < 3 * H; ++j) z[j] = std::tanh(z[j]);
-        for (int64_t j = 3 * H; j < G; ++j) z[j] = sigmoid(z[j]);
-        const scalar_t *i = z, *f = z + H, *g = z + 2 * H, *o = z + 3 * H;
-        scalar_t* c = cp + (d * (rows + 1) + row) * H;
-        scalar_t* tc = tp + (d * rows + row) * H;
-        scalar_t* h = op + at * 2 * H + d * H;
-        low_t* low = rp + (d * (rows + 1) + row) * H;
-        if (first) {
-          for (int64_t j = 0; j < H; ++j) c[j] = i[j] * g[j];
-        } else {
-          const scalar_t* c_prev = cp + (d * (rows + 1) + before + r) * H;
-          for (int64_t j = 0; j < H; ++j) c[j] = i[j] * g[j] + f[j] * c_prev[j];
-        }
-        for (int64_t j = 0; j < H; ++j) {
-          tc[j] = std::tanh(c[j]);
-          h[j] = o[j] * tc[j];
-          low[j] = static_cast<low_t>(h[j]);
-        }
+        forward_row<scalar_t, low_t>(
+            H, gp + (d * rows + row) * G, pp + at * 2 * G + d * G, biasp + d * G,
+            first ? no_product.data() : bp + k * G,
+            first ? no_cell.data() : cp + (d * (rows + 1) + before + r) * H, cp + (d * (rows + 1) + row) * H,
+            tp + (d * rows + row) * H, op + at * 2 * H + d * H, rp + (d * (rows + 1) + row) * H);
       }
     });
   }
@@ -117,6 +177,7 @@ void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const
                          at::Tensor& buffer, const at::Tensor& reverse, const std::vector<int64_t>& sizes,
                          const std::vector<int64_t>& offsets) {
   const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H, widest = sizes[0];
+  const int64_t low_rows = grad_low.size(1);  // rows, or more: padding the kernel leaves alone
   // The gate gradients are computed in ``scalar_t`` into per-row scratch (this step's rows), summed
   // into the bias gradient in a fixed order, and stored in the product type, in both row orders.
   const scalar_t* ap = gates.data_ptr<scalar_t>();
@@ -130,6 +191,9 @@ void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const
   scalar_t* gbp = grad_bias.data_ptr<scalar_t>();
   scalar_t* gcp = grad_c.data_ptr<scalar_t>();
   low_t* bp = buffer.data_ptr<low_t>();
+  // dh from a next step that does not exist, and the previous cell state of a first step.
+  const std::vector<low_t> no_next(H, low_t(0));
+  const std::vector<scalar_t> no_cell(H, scalar_t(0));
   const int64_t steps = static_cast<int64_t>(sizes.size());
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t size = sizes[t], start = offsets[t];
@@ -141,30 +205,14 @@ void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const
       for (int64_t k = begin; k < end; ++k) {
         const int64_t d = k / size, r = k % size, row = start + r;
         const int64_t at = d == 0 ? row : rev[row];
-        const scalar_t* a = ap + (d * rows + row) * G;
-        const scalar_t *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
-        const scalar_t* tc = tp + (d * rows + row) * H;
-        const scalar_t* dh_out = dhp + at * 2 * H + d * H;
-        const low_t* dh_next = r < carried ? bp + (d * carried + r) * H : nullptr;
-        const scalar_t* c_prev = t > 0 ? cp + (d * (rows + 1) + before + r) * H : nullptr;
-        scalar_t* gc = gcp + (d * widest + r) * H;
         scalar_t* grads = sp + k * G;
-        for (int64_t j = 0; j < H; ++j) {
-          const scalar_t dh = dh_out[j] + (dh_next ? static_cast<scalar_t>(dh_next[j]) : scalar_t(0));
-          const scalar_t dc = gc[j] + dh * o[j] * (scalar_t(1) - tc[j] * tc[j]);
-          const scalar_t previous = c_prev ? c_prev[j] : scalar_t(0);
-          grads[j] = dc * g[j] * i[j] * (scalar_t(1) - i[j]);
-          grads[H + j] = dc * previous * f[j] * (scalar_t(1) - f[j]);
-          grads[2 * H + j] = dc * i[j] * (scalar_t(1) - g[j] * g[j]);
-          grads[3 * H + j] = dh * tc[j] * o[j] * (scalar_t(1) - o[j]);
-          gc[j] = dc * f[j];
-        }
-        low_t* low = low_p + (d * rows + row) * G;
-        low_t* fwd = fwd_p + at * 2 * G + d * G;
-        for (int64_t j = 0; j < G; ++j) {
-          low[j] = static_cast<low_t>(grads[j]);
-          fwd[j] = low[j];
-        }
+        backward_row<scalar_t, low_t>(
+            H, ap + (d * rows + row) * G, tp + (d * rows + row) * H, dhp + at * 2 * H + d * H,
+            r < carried ? bp + (d * carried + r) * H : no_next.data(),
+            t > 0 ? cp + (d * (rows + 1) + before + r) * H : no_cell.data(), gcp + (d * widest + r) * H, grads);
+        low_t* low = low_p + (d * low_rows + row) * G;
+        narrow_into(low, grads, G);
+        std::memcpy(fwd_p + at * 2 * G + d * G, low, G * sizeof(low_t));
       }
     });
     // The bias gradient, rows in order (the same sums whatever the number of threads).
@@ -232,8 +280,8 @@ void forward_steps(at::Tensor pre, at::Tensor bias, at::Tensor w_hh_t, at::Tenso
   check_common(gates, {pre, bias, w_hh_t, cells, tanh_cells, recurrent, out, buffer}, reverse, sizes, offsets);
   const int64_t rows = gates.size(1), G = gates.size(2);
   check(buffer.numel() >= 2 * sizes[0] * G, "buffer too small");
-  check(pre.dim() == 2 && pre.size(0) == rows && pre.size(1) == 2 * G && pre.scalar_type() == w_hh_t.scalar_type(),
-        "pre (rows, 8H) in the product type");
+  check(pre.dim() == 2 && pre.size(0) >= rows && pre.size(1) == 2 * G && pre.scalar_type() == w_hh_t.scalar_type(),
+        "pre (rows or more, 8H) in the product type");
   check(bias.numel() == 2 * G && bias.scalar_type() == gates.scalar_type(), "bias (2, 4H) in the gates' type");
   check(out.dim() == 2 && out.size(0) == rows && out.size(1) == G / 2 && out.scalar_type() == gates.scalar_type(),
         "out (rows, 2H) in the gates' type");
@@ -256,9 +304,10 @@ void backward_steps(at::Tensor gates, at::Tensor cells, at::Tensor tanh_cells, a
         "grad_bias is (2, 4H) in the gates' type");
   check(grad_out.numel() == rows * G / 2 && grad_out.scalar_type() == gates.scalar_type(),
         "grad_out (rows, 2H) in the gates' type");
-  check(grad_low.numel() == 2 * rows * G && grad_fwd.numel() == 2 * rows * G &&
+  check(grad_low.dim() == 3 && grad_low.size(0) == 2 && grad_low.size(1) >= rows && grad_low.size(2) == G &&
+            grad_fwd.dim() == 2 && grad_fwd.size(0) >= rows && grad_fwd.size(1) == 2 * G &&
             grad_low.scalar_type() == w_hh.scalar_type() && grad_fwd.scalar_type() == w_hh.scalar_type(),
-        "grad_low (2, rows, 4H) and grad_fwd (rows, 8H) in the product type");
+        "grad_low (2, rows or more, 4H) and grad_fwd (rows or more, 8H) in the product type");
   dispatch_lstm(gates, w_hh, [&](auto scalar, auto low) {
     backward_steps_impl<decltype(scalar), decltype(low)>(gates, cells, tanh_cells, grad_out, w_hh, grad_low,
                                                           grad_fwd, grad_bias, grad_c, scratch, buffer, reverse,

@@ -39,6 +39,8 @@ the tests run on both.
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -88,12 +90,59 @@ def packed_layout(batch_sizes: torch.Tensor) -> PackedLayout:
                         torch.from_numpy(previous))
 
 
-def _pair(first: torch.Tensor, second: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``torch.stack([first, second]).to(dtype)`` in one pass: each copied straight into the new type."""
-    out = first.new_empty((2, *first.shape), dtype=dtype)
+def _pair(first: torch.Tensor, second: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``torch.stack([first, second])`` written into ``out`` (2, *first.shape), converted to its type on the way."""
     out[0].copy_(first)
     out[1].copy_(second)
     return out
+
+
+#: The rows of the batch-wide matrix products are padded (with zeros) to a multiple of this. oneDNN builds
+#: and caches a kernel per product shape, and batches of sentences have a different number of tokens
+#: each: unpadded, training kept compiling new kernels (a twentieth of a PHEE epoch in bfloat16).
+ROW_MULTIPLE = 64
+
+
+def _padded(rows: int) -> int:
+    return -(-rows // ROW_MULTIPLE) * ROW_MULTIPLE
+
+
+class _Workspace(threading.local):
+    """Buffers the fused LSTM reuses from batch to batch, one set per thread.
+
+    A fresh batch-sized tensor costs a page fault per 4 KiB the first time it is written, and the
+    allocator hands the same memory back to the system and faults it in again batch after batch;
+    together that was about a fifth of a bfloat16 epoch. A buffer is handed out again only when
+    nothing holds a view of it any more (for example the tensors a graph saved for its backward,
+    until that backward has run or the graph is dropped); otherwise a new one is made. Buffers
+    grow with the largest batch seen, with a quarter of headroom.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """A tensor of ``shape`` (uninitialised) backed by buffer ``name``."""
+        numel = math.prod(shape)
+        buffer = self.buffers.get(name)
+        if (buffer is None or buffer.dtype != dtype or buffer.device != device or buffer.numel() < numel
+                or _in_use(buffer)):
+            buffer = torch.empty(numel + numel // 4, dtype=dtype, device=device)
+            self.buffers[name] = buffer
+        return buffer[:numel].view(shape)
+
+
+def _in_use(buffer: torch.Tensor) -> bool:
+    """Whether a view of ``buffer`` is still alive (its storage has more owners than the buffer itself)."""
+    use_count = getattr(torch._C, "_storage_Use_Count", None)
+    if use_count is None:  # cannot tell: never reuse
+        return True
+    storage = buffer.untyped_storage()
+    # owners: the buffer, and the ``storage`` object just made
+    return use_count(storage._cdata) > 2
+
+
+_WORKSPACE = _Workspace()
 
 
 class _FusedBiLSTMFunction(torch.autograd.Function):
@@ -101,7 +150,8 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
 
     Inputs and outputs are in packed order; inside, direction 1 runs over each sentence reversed within
     its length (``layout.reverse``), and the time loops read and write the packed-order tensors through
-    that map, so no reversed copy of the inputs, outputs or their gradients is made.
+    that map, so no reversed copy of the inputs, outputs or their gradients is made. The batch-sized
+    tensors come from :class:`_Workspace`, and the batch-wide products run on ``_padded(rows)`` rows.
     """
 
     @staticmethod
@@ -110,31 +160,38 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         # low: the matrix products take bfloat16 operands (states, gates and sums stay in the weights' type)
         scalar = w_hh.dtype
         product = torch.bfloat16 if low else scalar
-        hidden = w_hh.size(1)
-        rows = x.size(0)
-        sizes, offsets, reverse = layout.sizes, layout.offsets, layout.reverse.to(x.device)
-        x_p = x.to(product)
+        hidden, four = w_hh.size(1), w_hh.size(0)
+        rows, width = x.shape
+        padded = _padded(rows)
+        device = x.device
+        sizes, offsets, reverse = layout.sizes, layout.offsets, layout.reverse.to(device)
+        take = _WORKSPACE.take
+        # shape: (padded, input): the input in the products' type, zero rows after the last token
+        x_p = take("x", (padded, width), product, device)
+        x_p[:rows].copy_(x)
+        x_p[rows:].zero_()
         # shape: (2 * 4H, input), both directions' input weights; (2, 4H, H) the recurrent ones
-        w_in = _pair(w_ih, w_ih_r, product).view(-1, x.size(1))
-        w_rec = _pair(w_hh, w_hh_r, product)
+        w_in = _pair(w_ih, w_ih_r, take("w_in", (2, four, width), product, device)).view(2 * four, width)
+        w_rec = _pair(w_hh, w_hh_r, take("w_rec", (2, four, hidden), product, device))
+        w_rec_t = take("w_rec_t", (2, hidden, four), product, device)
+        w_rec_t.copy_(w_rec.transpose(1, 2))
         biases = torch.stack([bias, bias_r])
-        # shape: (rows, 2 * 4H): every token's input pre-activations for both directions, packed order
-        pre = torch.mm(x_p, w_in.t())
-        gates = x.new_empty(2, rows, 4 * hidden, dtype=scalar)
+        # shape: (padded, 2 * 4H): every token's input pre-activations for both directions, packed order
+        pre = torch.mm(x_p, w_in.t(), out=take("pre", (padded, 2 * four), product, device))
+        gates = take("gates", (2, rows, four), scalar, device)
         # One extra zero row at the end: the "previous state" of every sentence's first step (backward).
-        cells = x.new_empty(2, rows + 1, hidden, dtype=scalar)
+        cells = take("cells", (2, rows + 1, hidden), scalar, device)
         cells[:, rows] = 0.0
         # The hidden states as the recurrent product reads them (product type, internal order).
-        recurrent = x.new_empty(2, rows + 1, hidden, dtype=product)
+        recurrent = take("recurrent", (2, rows + 1, hidden), product, device)
         recurrent[:, rows] = 0.0
-        tanh_cells = x.new_empty(2, rows, hidden, dtype=scalar)
-        out = x.new_empty(rows, 2 * hidden, dtype=scalar)
-        w_rec_t = w_rec.transpose(1, 2).contiguous()
+        tanh_cells = take("tanh_cells", (2, rows, hidden), scalar, device)
+        out = take("out", (rows, 2 * hidden), scalar, device)
         # The time loop: compiled (kernels.cpp) when available, else PyTorch operations; the same formulas.
         compiled = kernels.available_for(x)
         steps = torch.ops.medner.forward_steps if compiled else _forward_steps
         steps(pre, biases, w_rec_t, gates, cells, tanh_cells, recurrent, out, reverse,
-              torch.empty(2 * sizes[0] * 4 * hidden, dtype=product), sizes, offsets)
+              take("step_buffer", (2 * sizes[0] * four,), product, device), sizes, offsets)
         ctx.save_for_backward(x_p, w_in, w_rec, gates, cells, tanh_cells, recurrent)
         ctx.layout = layout
         ctx.compiled = compiled
@@ -145,28 +202,37 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         x_p, w_in, w_rec, gates, cells, tanh_cells, recurrent = ctx.saved_tensors
         sizes, offsets = ctx.layout.sizes, ctx.layout.offsets
-        reverse, previous = ctx.layout.reverse.to(x_p.device), ctx.layout.previous.to(x_p.device)
+        device = x_p.device
+        reverse, previous = ctx.layout.reverse.to(device), ctx.layout.previous.to(device)
         scalar, product = gates.dtype, w_rec.dtype
-        hidden = w_rec.size(2)
+        hidden, four = w_rec.size(2), w_rec.size(1)
         rows, first = gates.size(1), sizes[0]
-        # The gate gradients in the products' type: internal order (2, rows, 4H) for the recurrent weights,
-        # packed order (rows, 2 * 4H) for the input weights and the input.
-        grad_low = torch.empty(gates.shape, dtype=product)
-        grad_fwd = torch.empty(rows, 8 * hidden, dtype=product)
-        grad_bias = gates.new_zeros(2, 4 * hidden)
+        padded = x_p.size(0)
+        take = _WORKSPACE.take
+        # The gate gradients in the products' type: internal order (2, padded, 4H) for the recurrent weights,
+        # packed order (padded, 2 * 4H) for the input weights and the input; zero in the padding rows.
+        grad_low = take("grad_low", (2, padded, four), product, device)
+        grad_low[:, rows:].zero_()
+        grad_fwd = take("grad_fwd", (padded, 2 * four), product, device)
+        grad_fwd[rows:].zero_()
+        grad_bias = gates.new_zeros(2, four)
+        grad_c = take("grad_c", (2, first, hidden), scalar, device)
+        grad_c.zero_()
         steps = torch.ops.medner.backward_steps if ctx.compiled else _backward_steps
-        steps(gates, cells, tanh_cells, grad_out.contiguous(), w_rec, grad_low, grad_fwd, grad_bias,
-              gates.new_zeros(2, first, hidden), gates.new_empty(2 * first * 4 * hidden),
-              torch.empty(2 * first * hidden, dtype=product), reverse, sizes, offsets)
+        steps(gates, cells, tanh_cells, grad_out.contiguous(), w_rec, grad_low, grad_fwd, grad_bias, grad_c,
+              take("scratch", (2 * first * four,), scalar, device),
+              take("step_buffer", (2 * first * hidden,), product, device), reverse, sizes, offsets)
         # Weight gradients: one product each over every row of the batch.
-        # Each row's previous state (the zero row ``rows`` at a sentence's first step), gathered once.
-        prev_hiddens = recurrent.index_select(1, previous)
+        # Each row's previous state (the zero row ``rows`` at a sentence's first step, and for the padding), gathered once.
+        previous = torch.cat([previous, previous.new_full((padded - rows,), rows)])
+        prev_hiddens = torch.index_select(recurrent, 1, previous, out=take("prev_hiddens", (2, padded, hidden),
+                                                                          product, device))
         grad_w_hh = torch.bmm(grad_low.transpose(1, 2), prev_hiddens).to(scalar)
-        grad_w_ih = torch.mm(grad_fwd.t(), x_p).to(scalar).view(2, 4 * hidden, -1)
+        grad_w_ih = torch.mm(grad_fwd.t(), x_p).to(scalar).view(2, four, -1)
         grad_x = None
         if ctx.needs_input_grad[0]:
             # both directions' contributions summed by the product itself (over 2 * 4H)
-            grad_x = torch.mm(grad_fwd, w_in).to(ctx.input_type)
+            grad_x = torch.mm(grad_fwd[:rows], w_in).to(ctx.input_type)
         return grad_x, grad_w_ih[0], grad_w_hh[0], grad_bias[0], grad_w_ih[1], grad_w_hh[1], grad_bias[1], None, None
 
 
@@ -179,8 +245,9 @@ def _forward_steps(pre, biases, w_hh_t, gates, cells, tanh_cells, recurrent, out
     """
     hidden = cells.size(2)
     four = 4 * hidden
-    gates[0] = pre[:, :four] + biases[0]
-    gates[1] = pre[:, four:].index_select(0, reverse) + biases[1]
+    rows = gates.size(1)
+    gates[0] = pre[:rows, :four] + biases[0]
+    gates[1] = pre[:rows, four:].index_select(0, reverse) + biases[1]
     hiddens = torch.empty_like(tanh_cells)
     for t, (size, start) in enumerate(zip(sizes, offsets)):
         now = slice(start, start + size)
@@ -251,8 +318,8 @@ def _backward_steps(gates, cells, tanh_cells, grad_out, w_hh, grad_low, grad_fwd
             grad_h[:, :size] = torch.bmm(grad_low[:, now], w_hh)
     grad_bias += grad_gates.sum(1)
     four = 4 * hidden
-    grad_fwd[:, :four] = grad_low[0]
-    grad_fwd[:, four:] = grad_low[1].index_select(0, reverse)
+    grad_fwd[:rows, :four] = grad_low[0, :rows]
+    grad_fwd[:rows, four:] = grad_low[1, :rows].index_select(0, reverse)
 
 
 def fused_bilstm_layer(
