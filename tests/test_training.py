@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from medner.model import BiLSTMCRFTagger
 from medner.training import (TrainingConfig, length_bucketed_batches, predict_tags, resolve_progress, token_f1,
@@ -26,6 +27,8 @@ def toy_task(n: int, seed: int, dim: int = 8):
 
 
 def small_model(use_crf: bool = True) -> BiLSTMCRFTagger:
+    # torch seeds itself at random in every process: the starting weights must not depend on it
+    torch.manual_seed(0)
     return BiLSTMCRFTagger(8, 3, hidden_size=16, use_crf=use_crf)
 
 
