@@ -102,7 +102,7 @@ def test_the_tagger_trains_the_same_with_the_fused_and_the_library_lstm(monkeypa
 
     def step(fused):
         monkeypatch.setattr(tagger_module, "run_bilstm",
-                            lambda lstm, packed, **settings: run_bilstm(lstm, packed, fused=fused))
+                            lambda lstm, packed, **settings: run_bilstm(lstm, packed, **{**settings, "fused": fused}))
         torch.manual_seed(0)
         model = BiLSTMCRFTagger(6, 5, hidden_size=8).double().train()
         x = torch.randn(3, 4, 6, dtype=torch.float64)

@@ -155,8 +155,10 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, bias, w_ih_r, w_hh_r, bias_r, layout, low):
-        # x: (rows, input); w_ih: (4H, input); w_hh: (4H, H); bias: (4H,) = b_ih + b_hh; *_r: the reverse direction.
+    def forward(ctx, x, w_ih, w_hh, bias, w_ih_r, w_hh_r, bias_r, proj_w, proj_b, scale, layout, low):
+        # x: (rows, input); w_ih: (4H, input'); w_hh: (4H, H); bias: (4H,) = b_ih + b_hh; *_r: the reverse direction.
+        # proj_w (input', input), proj_b (input',): a linear map applied to the input first, or None;
+        # scale (rows, input): multiplies the input before everything (dropout masks; no gradient), or None.
         # low: the matrix products take bfloat16 operands (states, gates and sums stay in the weights' type)
         scalar = w_hh.dtype
         product = torch.bfloat16 if low else scalar
@@ -166,18 +168,31 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         device = x.device
         sizes, offsets, reverse = layout.sizes, layout.offsets, layout.reverse.to(device)
         take = _WORKSPACE.take
-        # shape: (padded, input): the input in the products' type, zero rows after the last token
+        # shape: (padded, input): the (scaled) input in the products' type, zero rows after the last token
         x_p = take("x", (padded, width), product, device)
-        x_p[:rows].copy_(x)
+        if scale is None:
+            x_p[:rows].copy_(x)
+        else:
+            torch.mul(x, scale, out=x_p[:rows])
         x_p[rows:].zero_()
-        # shape: (2 * 4H, input), both directions' input weights; (2, 4H, H) the recurrent ones
-        w_in = _pair(w_ih, w_ih_r, take("w_in", (2, four, width), product, device)).view(2 * four, width)
+        inputs, w_proj = x_p, None
+        biases = torch.stack([bias, bias_r])
+        if proj_w is not None:
+            # The projection's bias is folded into the LSTM's, W_ih (P x + p) = W_ih (P x) + W_ih p,
+            # so the projected rows go from one product straight into the next.
+            w_proj = take("w_proj", tuple(proj_w.shape), product, device)
+            w_proj.copy_(proj_w)
+            inputs = torch.mm(x_p, w_proj.t(), out=take("projected", (padded, proj_w.size(0)), product, device))
+            if proj_b is not None:
+                biases += torch.stack([w_ih @ proj_b, w_ih_r @ proj_b])
+        in_width = inputs.size(1)
+        # shape: (2 * 4H, input'), both directions' input weights; (2, 4H, H) the recurrent ones
+        w_in = _pair(w_ih, w_ih_r, take("w_in", (2, four, in_width), product, device)).view(2 * four, in_width)
         w_rec = _pair(w_hh, w_hh_r, take("w_rec", (2, four, hidden), product, device))
         w_rec_t = take("w_rec_t", (2, hidden, four), product, device)
         w_rec_t.copy_(w_rec.transpose(1, 2))
-        biases = torch.stack([bias, bias_r])
         # shape: (padded, 2 * 4H): every token's input pre-activations for both directions, packed order
-        pre = torch.mm(x_p, w_in.t(), out=take("pre", (padded, 2 * four), product, device))
+        pre = torch.mm(inputs, w_in.t(), out=take("pre", (padded, 2 * four), product, device))
         gates = take("gates", (2, rows, four), scalar, device)
         # One extra zero row at the end: the "previous state" of every sentence's first step (backward).
         cells = take("cells", (2, rows + 1, hidden), scalar, device)
@@ -192,7 +207,8 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         steps = torch.ops.medner.forward_steps if compiled else _forward_steps
         steps(pre, biases, w_rec_t, gates, cells, tanh_cells, recurrent, out, reverse,
               take("step_buffer", (2 * sizes[0] * four,), product, device), sizes, offsets)
-        ctx.save_for_backward(x_p, w_in, w_rec, gates, cells, tanh_cells, recurrent)
+        ctx.save_for_backward(x_p, inputs, w_in, w_rec, gates, cells, tanh_cells, recurrent, w_proj, proj_b, w_ih,
+                              w_ih_r, scale)
         ctx.layout = layout
         ctx.compiled = compiled
         ctx.input_type = x.dtype
@@ -200,7 +216,8 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        x_p, w_in, w_rec, gates, cells, tanh_cells, recurrent = ctx.saved_tensors
+        (x_p, inputs, w_in, w_rec, gates, cells, tanh_cells, recurrent, w_proj, proj_b, w_ih, w_ih_r,
+         scale) = ctx.saved_tensors
         sizes, offsets = ctx.layout.sizes, ctx.layout.offsets
         device = x_p.device
         reverse, previous = ctx.layout.reverse.to(device), ctx.layout.previous.to(device)
@@ -228,12 +245,27 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         prev_hiddens = torch.index_select(recurrent, 1, previous, out=take("prev_hiddens", (2, padded, hidden),
                                                                           product, device))
         grad_w_hh = torch.bmm(grad_low.transpose(1, 2), prev_hiddens).to(scalar)
-        grad_w_ih = torch.mm(grad_fwd.t(), x_p).to(scalar).view(2, four, -1)
-        grad_x = None
-        if ctx.needs_input_grad[0]:
+        grad_w_ih = torch.mm(grad_fwd.t(), inputs).to(scalar).view(2, four, -1)
+        grad_x = grad_proj_w = grad_proj_b = None
+        needs_x, needs_proj = ctx.needs_input_grad[0], w_proj is not None and any(ctx.needs_input_grad[7:9])
+        if needs_proj and proj_b is not None:
+            # the folded projection bias: its share of the input weights' gradient, and its own gradient
+            for direction in range(2):
+                grad_w_ih[direction].addr_(grad_bias[direction], proj_b)
+            grad_proj_b = w_ih.t() @ grad_bias[0] + w_ih_r.t() @ grad_bias[1]
+        if needs_x or needs_proj:
             # both directions' contributions summed by the product itself (over 2 * 4H)
-            grad_x = torch.mm(grad_fwd[:rows], w_in).to(ctx.input_type)
-        return grad_x, grad_w_ih[0], grad_w_hh[0], grad_bias[0], grad_w_ih[1], grad_w_hh[1], grad_bias[1], None, None
+            grad_inputs = torch.mm(grad_fwd, w_in, out=take("grad_inputs", (padded, inputs.size(1)), product, device))
+            grad_x_p = grad_inputs[:rows]
+            if w_proj is not None:
+                grad_proj_w = torch.mm(grad_inputs.t(), x_p).to(scalar)
+                grad_x_p = torch.mm(grad_x_p, w_proj) if needs_x else None
+            if needs_x:
+                grad_x = grad_x_p.to(ctx.input_type)
+                if scale is not None:
+                    grad_x = grad_x * scale
+        return (grad_x, grad_w_ih[0], grad_w_hh[0], grad_bias[0], grad_w_ih[1], grad_w_hh[1], grad_bias[1],
+                grad_proj_w, grad_proj_b, None, None, None)
 
 
 def _forward_steps(pre, biases, w_hh_t, gates, cells, tanh_cells, recurrent, out, reverse, buffer, sizes, offsets):
@@ -330,8 +362,10 @@ def fused_bilstm_layer(
     layout: PackedLayout | None = None,
     *,
     precision: str = "float32",
+    scale: torch.Tensor | None = None,
+    projection: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """One bidirectional LSTM layer over packed rows.
+    """One bidirectional LSTM layer over packed rows, optionally after a scale and a linear map of its input.
 
     Args:
         x: shape (rows, input), the ``data`` of a ``PackedSequence``.
@@ -340,25 +374,32 @@ def fused_bilstm_layer(
         layout: :func:`packed_layout` of ``batch_sizes``, when already computed.
         precision: ``"float32"``, or ``"bfloat16"`` for matrix products on bfloat16 operands
             (see :data:`PRECISIONS`).
+        scale: shape (rows, input): ``x * scale`` is what the layer reads (dropout masks); no gradient flows to it.
+        projection: ``(weight, bias)`` of a linear map applied to ``x * scale`` before the LSTM (the tagger's
+            re-projection), computed inside the layer: its output goes straight from one product into the next.
 
     Returns:
         shape (rows, 2 * hidden): forward then backward hidden states, like ``nn.LSTM``'s packed output.
     """
     w_ih, w_hh, b_ih, b_hh = weights
     r_ih, r_hh, rb_ih, rb_hh = weights_reverse
+    proj_w, proj_b = projection if projection is not None else (None, None)
     layout = layout or packed_layout(batch_sizes)
-    return _FusedBiLSTMFunction.apply(x, w_ih, w_hh, b_ih + b_hh, r_ih, r_hh, rb_ih + rb_hh, layout,
-                                      uses_bfloat16(precision))
+    return _FusedBiLSTMFunction.apply(x, w_ih, w_hh, b_ih + b_hh, r_ih, r_hh, rb_ih + rb_hh, proj_w, proj_b,
+                                      None if scale is None else scale.detach(), layout, uses_bfloat16(precision))
 
 
 def run_bilstm(lstm: nn.LSTM, packed: PackedSequence, *, fused: bool | None = None,
-               precision: str = "float32", layout: PackedLayout | None = None) -> PackedSequence:
+               precision: str = "float32", layout: PackedLayout | None = None, scale: torch.Tensor | None = None,
+               projection: nn.Linear | None = None) -> PackedSequence:
     """Apply a bidirectional ``nn.LSTM`` (no inter-layer dropout, no projections) to a packed batch.
 
     ``fused=None`` uses the fused layer on the CPU and ``nn.LSTM`` itself elsewhere (cuDNN on a GPU);
     ``True`` or ``False`` force one or the other. The results agree to float rounding.
     ``precision="bfloat16"`` needs the fused layer (``nn.LSTM`` itself has no such mode).
     ``layout``: :func:`packed_layout` of ``packed.batch_sizes``, when the caller already has it.
+    ``scale`` (rows, input) and ``projection``: the LSTM reads ``projection(packed.data * scale)``; the fused
+    layer computes both inside its first layer, ``nn.LSTM`` gets them applied beforehand.
     """
     low = uses_bfloat16(precision)
     if fused is None:
@@ -366,7 +407,9 @@ def run_bilstm(lstm: nn.LSTM, packed: PackedSequence, *, fused: bool | None = No
     if not fused:
         if low:
             raise ValueError("precision='bfloat16' needs the fused CPU LSTM; use float32 with nn.LSTM")
-        return lstm(packed)[0]
+        data = packed.data if scale is None else packed.data * scale.detach()
+        data = data if projection is None else projection(data)
+        return lstm(PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices))[0]
     if not lstm.bidirectional or lstm.proj_size or (lstm.num_layers > 1 and lstm.dropout) or not lstm.bias:
         raise ValueError("the fused LSTM covers bidirectional layers with biases, no projection and no dropout between layers")
     layout = layout or packed_layout(packed.batch_sizes)
@@ -375,5 +418,9 @@ def run_bilstm(lstm: nn.LSTM, packed: PackedSequence, *, fused: bool | None = No
         names = [f"weight_ih_l{layer}", f"weight_hh_l{layer}", f"bias_ih_l{layer}", f"bias_hh_l{layer}"]
         forward = tuple(getattr(lstm, n) for n in names)
         backward = tuple(getattr(lstm, n + "_reverse") for n in names)
-        data = fused_bilstm_layer(data, packed.batch_sizes, forward, backward, layout, precision=precision)
+        first = layer == 0
+        data = fused_bilstm_layer(
+            data, packed.batch_sizes, forward, backward, layout, precision=precision,
+            scale=scale if first else None,
+            projection=(projection.weight, projection.bias) if first and projection is not None else None)
     return PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)

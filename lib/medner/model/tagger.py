@@ -156,24 +156,35 @@ class BiLSTMCRFTagger(nn.Module):
         layout = packed_layout(packed.batch_sizes)
         # shape: (tokens,): the batch index of the sentence each packed row belongs to
         sentence = packed.sorted_indices[layout.slot.to(packed.sorted_indices.device)]
-        x = self.word_dropout(packed.data.unsqueeze(0)).squeeze(0)
-        x = self.locked_dropout.rows(x, sentence, vectors.size(0))
-        x = self._reprojected(x)
-        out = run_bilstm(self.lstm, PackedSequence(x, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
-                         precision=self.config["precision"], layout=layout).data
+        # Word and locked dropout are one (tokens, embedding_dim) scale on the input, applied (with the
+        # re-projection) inside the LSTM's first layer; see run_bilstm.
+        scale = self._input_scale(packed.data, sentence, vectors.size(0))
+        projection = self.reproject if isinstance(self.reproject, nn.Linear) else None
+        out = run_bilstm(self.lstm, packed, precision=self.config["precision"], layout=layout, scale=scale,
+                         projection=projection).data
         out = self.locked_dropout.rows(out, sentence, vectors.size(0))
         scores = PackedSequence(self.to_tags(out), packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
         # shape: (batch, seq_len, n_tags)
         padded, _ = pad_packed_sequence(scores, batch_first=True, total_length=vectors.size(1))
         return padded
 
-    def _reprojected(self, x: torch.Tensor) -> torch.Tensor:
-        """The re-projection, its product on bfloat16 operands when ``precision`` says so (bias added in float32)."""
-        if self.config["precision"] != "bfloat16" or not isinstance(self.reproject, nn.Linear):
-            return self.reproject(x)
-        low = torch.bfloat16
-        product = nn.functional.linear(x.to(low), self.reproject.weight.to(low)).to(x.dtype)
-        return product + self.reproject.bias
+    def _input_scale(self, x: torch.Tensor, sentence: torch.Tensor, n_sentences: int) -> torch.Tensor | None:
+        """The word-dropout and locked-dropout masks of the packed rows ``x`` as one (tokens, dim) factor.
+
+        ``None`` when neither drops anything (evaluation). Drawn in the order the two modules draw them.
+        """
+        word, locked = self.word_dropout, self.locked_dropout
+        word_on = self.training and word.p > 0.0
+        locked_on = self.training and locked.p > 0.0
+        if not (word_on or locked_on):
+            return None
+        # shape: (tokens, 1) and (n_sentences, dim)
+        keep_word = torch.empty(x.size(0), 1, dtype=x.dtype, device=x.device).bernoulli_(1.0 - word.p) if word_on else None
+        if not locked_on:
+            return keep_word.expand_as(x)
+        keep = torch.empty(n_sentences, x.size(1), dtype=x.dtype, device=x.device).bernoulli_(1.0 - locked.p)
+        scale = keep.div_(1.0 - locked.p).index_select(0, sentence.to(x.device))
+        return scale.mul_(keep_word) if word_on else scale
 
     def loss(self, vectors: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         """Training loss summed over the sentences of the batch (a scalar), as flair sums it.
