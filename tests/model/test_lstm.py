@@ -157,3 +157,49 @@ def test_the_compiled_loops_replace_the_python_loops_and_agree_with_them(kernel_
         torch.testing.assert_close(out_c, out_t, rtol=0, atol=tolerance)
         for got, expected in zip(grads_c, grads_t):
             assert (got - expected).norm() <= tolerance * expected.norm(), precision
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_scale_and_projection_inside_the_layer_match_them_applied_before_nn_lstm(with_bias):
+    """The fused layer's own scale and re-projection (its bias folded into the LSTM's) give nn.LSTM's function."""
+    torch.manual_seed(3)
+    lstm = torch.nn.LSTM(5, 4, bidirectional=True, batch_first=True).double()
+    projection = torch.nn.Linear(6, 5, bias=with_bias).double()
+    x, pack = packed_batch((3, 7, 1, 5), 6)
+    rows = sum((3, 7, 1, 5))
+    scale = torch.bernoulli(torch.full((rows, 6), 0.7, dtype=torch.float64)) * 2.0
+    results = {}
+    for fused in (False, True):
+        out = run_bilstm(lstm, pack(), fused=fused, scale=scale, projection=projection)
+        padded, _ = pad_packed_sequence(out, batch_first=True)
+        weights = torch.linspace(-1, 1, padded.numel(), dtype=padded.dtype).view_as(padded)
+        params = [x, *lstm.parameters(), *projection.parameters()]
+        results[fused] = (padded.detach(), torch.autograd.grad((padded * weights).sum(), params))
+    (ref_out, ref_grads), (out, grads) = results[False], results[True]
+    torch.testing.assert_close(out, ref_out, rtol=0, atol=1e-12)
+    names = ["input"] + [n for n, _ in lstm.named_parameters()] + [f"projection.{n}" for n, _ in projection.named_parameters()]
+    for name, got, expected in zip(names, grads, ref_grads):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-12, msg=f"gradient of {name}")
+
+
+def test_workspace_buffers_are_reused_only_once_nothing_holds_them():
+    """Two graphs alive at once get separate buffers (both backwards stay right); a finished one's are reused."""
+    torch.manual_seed(4)
+    lstm = torch.nn.LSTM(5, 4, bidirectional=True, batch_first=True).double()
+    x1, pack1 = packed_batch((4, 2, 3), 5, seed=1)
+    x2, pack2 = packed_batch((4, 2, 3), 5, seed=2)
+    expected = [outputs_and_gradients(lstm, x, pack, fused=False) for x, pack in ((x1, pack1), (x2, pack2))]
+    # Both forwards before either backward: the second must not overwrite what the first saved.
+    outs = [run_bilstm(lstm, pack(), fused=True) for pack in (pack1, pack2)]
+    for out, x, (ref_out, ref_grads) in zip(outs, (x1, x2), expected):
+        padded, _ = pad_packed_sequence(out, batch_first=True)
+        torch.testing.assert_close(padded.detach(), ref_out, rtol=0, atol=1e-12)
+        weights = torch.linspace(-1, 1, padded.numel(), dtype=padded.dtype).view_as(padded)
+        grads = torch.autograd.grad((padded * weights).sum(), [x, *lstm.parameters()])
+        for got, want in zip(grads, ref_grads):
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    del outs, out, padded
+    # Nothing holds the buffers now: the next batch of the same size is served from them.
+    gates = lstm_module._WORKSPACE.buffers["gates"]
+    run_bilstm(lstm, pack1(), fused=True)
+    assert lstm_module._WORKSPACE.buffers["gates"] is gates
