@@ -22,7 +22,7 @@
 //   tanh_cells (2, rows, H)      out: tanh(c_t)
 //   recurrent  (2, rows + 1, H)  out: h_t in the product type, internal order (what the step products read)
 //   out        (rows, 2H)        out: h_t of both directions, forward order (the layer's output)
-//   w_hh_t     (2, H, G)         recurrent weights, transposed, in the product type
+//   w_hh_t     (2, H, G)         recurrent weights, transposed (a view will do), in the product type
 //   buffer     (2 * sizes[0] * G) scratch in the product type
 // Backward: grad_out (rows, 2H) forward order, w_hh (2, G, H); out: grad_low (2, rows+, G) the gate gradients
 // in internal order and grad_fwd (rows+, 2G) the same in forward order, both in the product type;
@@ -277,7 +277,8 @@ void check_common(const at::Tensor& gates, const std::vector<at::Tensor>& others
 void forward_steps(at::Tensor pre, at::Tensor bias, at::Tensor w_hh_t, at::Tensor gates, at::Tensor cells,
                    at::Tensor tanh_cells, at::Tensor recurrent, at::Tensor out, at::Tensor reverse, at::Tensor buffer,
                    std::vector<int64_t> sizes, std::vector<int64_t> offsets) {
-  check_common(gates, {pre, bias, w_hh_t, cells, tanh_cells, recurrent, out, buffer}, reverse, sizes, offsets);
+  check_common(gates, {pre, bias, cells, tanh_cells, recurrent, out, buffer}, reverse, sizes, offsets);
+  check(w_hh_t.device().is_cpu() && w_hh_t.dim() == 3, "w_hh_t (2, H, 4H) on the CPU, any strides");
   const int64_t rows = gates.size(1), G = gates.size(2);
   check(buffer.numel() >= 2 * sizes[0] * G, "buffer too small");
   check(pre.dim() == 2 && pre.size(0) >= rows && pre.size(1) == 2 * G && pre.scalar_type() == w_hh_t.scalar_type(),

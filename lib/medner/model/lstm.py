@@ -189,8 +189,6 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         # shape: (2 * 4H, input'), both directions' input weights; (2, 4H, H) the recurrent ones
         w_in = _pair(w_ih, w_ih_r, take("w_in", (2, four, in_width), product, device)).view(2 * four, in_width)
         w_rec = _pair(w_hh, w_hh_r, take("w_rec", (2, four, hidden), product, device))
-        w_rec_t = take("w_rec_t", (2, hidden, four), product, device)
-        w_rec_t.copy_(w_rec.transpose(1, 2))
         # shape: (padded, 2 * 4H): every token's input pre-activations for both directions, packed order
         pre = torch.mm(inputs, w_in.t(), out=take("pre", (padded, 2 * four), product, device))
         gates = take("gates", (2, rows, four), scalar, device)
@@ -205,7 +203,8 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         # The time loop: compiled (kernels.cpp) when available, else PyTorch operations; the same formulas.
         compiled = kernels.available_for(x)
         steps = torch.ops.medner.forward_steps if compiled else _forward_steps
-        steps(pre, biases, w_rec_t, gates, cells, tanh_cells, recurrent, out, reverse,
+        # the recurrent weights transposed as a view: the products read either layout at the same speed
+        steps(pre, biases, w_rec.transpose(1, 2), gates, cells, tanh_cells, recurrent, out, reverse,
               take("step_buffer", (2 * sizes[0] * four,), product, device), sizes, offsets)
         ctx.save_for_backward(x_p, inputs, w_in, w_rec, gates, cells, tanh_cells, recurrent, w_proj, proj_b, w_ih,
                               w_ih_r, scale)
