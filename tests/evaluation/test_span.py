@@ -212,6 +212,19 @@ def test_document_label_counts_shape_and_sums():
     assert counts[1].tolist() == [[0, 0, 0, 0], [1, 0, 0, 0]]
 
 
+def test_document_label_counts_agree_with_n2c2_counts_when_one_side_is_empty():
+    """The shortcut for labels with nothing to match gives what the matcher gives, and modes are checked first."""
+    spans = [Span("Drug", 0, 7), Span("Drug", 8, 13), Span("Drug", 0, 13)]
+    gold = [doc("a", ent("Drug", (0, 7)), ent("Drug", (8, 13)), ent("Drug", (0, 13))), doc("b")]
+    pred = [doc("a"), doc("b", ent("Drug", (0, 7)), ent("Drug", (8, 13)))]
+    for mode in ("strict", "lenient"):
+        counts = document_label_counts(gold, pred, ["Drug"], mode)
+        assert counts[0, 0].tolist() == list(n2c2_counts(spans, [], mode)) == [0, 0, 3, 0]
+        assert counts[1, 0].tolist() == list(n2c2_counts([], spans[:2], mode)) == [0, 2, 0, 0]
+    with pytest.raises(ValueError, match="expected mode to be one of"):
+        document_label_counts([doc("a")], [doc("a")], ["Drug"], "partial")
+
+
 def test_score_folders_reads_predictions_against_the_gold_text(tmp_path):
     gold = [doc("a", ent("Drug", (0, 7)), ent("Reason", (26, 36))), doc("b", ent("Drug", (0, 7)))]
     write_brat_folder(gold, tmp_path / "gold")

@@ -230,15 +230,20 @@ def document_label_counts(
     Returns an int64 array of shape ``(n_gold_documents, len(labels), 4)`` whose last axis is
     :data:`COUNT_FIELDS` (tp, fp, fn, dropped); documents in the order of ``gold``.
     """
+    if mode not in N2C2_PASSES:
+        raise ValueError(f"expected mode to be one of {', '.join(MODES)}, found {mode!r}")
     pairs, _ = pair_documents(gold, pred)
     counts = np.zeros((len(pairs), len(labels), len(COUNT_FIELDS)), dtype=np.int64)
     for d, (g_doc, p_doc) in enumerate(pairs):
         g_spans = spans_of(g_doc, labels)
         p_spans = spans_of(p_doc, labels)
         for j, label in enumerate(labels):
-            counts[d, j] = n2c2_counts(
-                [s for s in g_spans if s.label == label], [s for s in p_spans if s.label == label], mode
-            )
+            g_label = [s for s in g_spans if s.label == label]
+            p_label = [s for s in p_spans if s.label == label]
+            if g_label and p_label:
+                counts[d, j] = n2c2_counts(g_label, p_label, mode)
+            else:  # nothing to match: every prediction is a false positive, every gold span a miss
+                counts[d, j] = (0, len(p_label), len(g_label), 0)
     return counts
 
 

@@ -97,9 +97,9 @@ def _pair(first: torch.Tensor, second: torch.Tensor, out: torch.Tensor) -> torch
     return out
 
 
-#: The rows of the batch-wide matrix products are padded (with zeros) to a multiple of this. oneDNN builds
-#: and caches a kernel per product shape, and batches of sentences have a different number of tokens
-#: each: unpadded, training kept compiling new kernels (a twentieth of a PHEE epoch in bfloat16).
+#: In bfloat16 the rows of the batch-wide matrix products are padded (with zeros) to a multiple of this.
+#: oneDNN builds and caches a kernel per product shape, and batches of sentences have a different number
+#: of tokens each: unpadded, training kept compiling new kernels (a twentieth of a PHEE epoch).
 ROW_MULTIPLE = 64
 
 
@@ -164,7 +164,8 @@ class _FusedBiLSTMFunction(torch.autograd.Function):
         product = torch.bfloat16 if low else scalar
         hidden, four = w_hh.size(1), w_hh.size(0)
         rows, width = x.shape
-        padded = _padded(rows)
+        # oneDNN (bfloat16) compiles a kernel per shape; MKL (float32) does not, so only bfloat16 pads
+        padded = _padded(rows) if low else rows
         device = x.device
         sizes, offsets, reverse = layout.sizes, layout.offsets, layout.reverse.to(device)
         take = _WORKSPACE.take
