@@ -16,19 +16,29 @@ Why it exists: on a CPU, ``nn.LSTM`` over a ``PackedSequence`` runs each time st
 as a handful of small operations, and autograd records and replays every one of
 them. In training on cached vectors that is nearly all the time of an epoch. Here:
 
-* the input projections of every token, both directions, are one batched matrix
-  product before the recurrence; the weight gradients are one batched product
-  each after it;
+* the input projections of every token, both directions, are one matrix product
+  before the recurrence (width 2 x 4H); the weight gradients are one product each
+  after it, and the input's gradient one product summing both directions;
 * the reverse direction runs over each sentence reversed *within its length*, so
   at every step both directions have the same active sentences (a packed batch
-  sorted by length) and one ``baddbmm`` advances both;
+  sorted by length) and one ``bmm`` advances both. The time loops read the inputs
+  and write the outputs (and their gradients) in packed order through that
+  reversal map, so no reversed copy of anything is made;
 * the backward pass is written out (the LSTM's derivatives, as in Graves 2012,
-  "Supervised Sequence Labelling with Recurrent Neural Networks", ch. 4), with every
-  factor that does not depend on the incoming gradient computed once for all steps,
-  so a step costs one ``bmm`` and a few element-wise operations, none of them recorded.
+  "Supervised Sequence Labelling with Recurrent Neural Networks", ch. 4), so a
+  step costs one ``bmm`` and a few element-wise operations, none of them recorded;
+* an optional scale (the tagger's dropout masks) and linear map (its
+  re-projection) of the input run inside the first layer: the projection's output
+  goes straight into the input product and its bias is folded into the LSTM's,
+  ``W_ih (P x + p) = W_ih P x + W_ih p``;
+* batch-sized tensors come from a per-thread workspace reused from batch to batch
+  (fresh memory cost a page fault per 4 KiB), and in bfloat16 the batch-wide
+  products run on rows padded to a multiple of 64, so oneDNN reuses the kernels it
+  compiled for each shape.
 
-Padding never enters: each step only touches the sentences still running (the
-``batch_sizes`` of the packed sequence), exactly as the packed ``nn.LSTM`` does.
+Sentence padding never enters: each step only touches the sentences still running (the
+``batch_sizes`` of the packed sequence), exactly as the packed ``nn.LSTM`` does, and the
+zero rows added for the products' shapes are never read by the time loops.
 ``tests/model/test_lstm.py`` checks outputs and every gradient against ``nn.LSTM``.
 
 The two time loops run compiled when they can (``kernels.cpp``, see

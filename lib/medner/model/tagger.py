@@ -22,7 +22,9 @@ The LSTM is an ``nn.LSTM`` module (its parameters, its checkpoint format). On a
 CPU it is computed by :mod:`medner.model.lstm`, which gives the same outputs and
 gradients (tested against ``nn.LSTM``) at a fraction of the bookkeeping; on a GPU
 by ``nn.LSTM`` itself. Between the input and the tag scores the tagger works on
-the packed rows of the batch (real tokens only), so padding costs nothing.
+the packed rows of the batch (real tokens only), so padding costs nothing. The
+input's two dropouts are one scale and, with the re-projection, are applied by
+``run_bilstm`` (inside the fused layer on a CPU): the same function either way.
 """
 
 from __future__ import annotations
