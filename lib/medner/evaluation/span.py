@@ -160,10 +160,14 @@ N2C2_PASSES: dict[str, tuple[Callable[[Span, Span], bool], ...]] = {
 }
 
 
-def n2c2_counts(gold: Sequence[Span], pred: Sequence[Span], mode: str = "strict") -> tuple[int, int, int, int]:
-    """``(tp, fp, fn, dropped)`` for one document (any labels; only equal labels match)."""
+def _check_mode(mode: str) -> None:
     if mode not in N2C2_PASSES:
         raise ValueError(f"expected mode to be one of {', '.join(MODES)}, found {mode!r}")
+
+
+def n2c2_counts(gold: Sequence[Span], pred: Sequence[Span], mode: str = "strict") -> tuple[int, int, int, int]:
+    """``(tp, fp, fn, dropped)`` for one document (any labels; only equal labels match)."""
+    _check_mode(mode)
     gold_taken: set[int] = set()
     pred_taken: set[int] = set()
     pairs = greedy_match(gold, pred, N2C2_PASSES[mode], gold_taken=gold_taken, pred_taken=pred_taken)
@@ -230,8 +234,7 @@ def document_label_counts(
     Returns an int64 array of shape ``(n_gold_documents, len(labels), 4)`` whose last axis is
     :data:`COUNT_FIELDS` (tp, fp, fn, dropped); documents in the order of ``gold``.
     """
-    if mode not in N2C2_PASSES:
-        raise ValueError(f"expected mode to be one of {', '.join(MODES)}, found {mode!r}")
+    _check_mode(mode)
     pairs, _ = pair_documents(gold, pred)
     counts = np.zeros((len(pairs), len(labels), len(COUNT_FIELDS)), dtype=np.int64)
     for d, (g_doc, p_doc) in enumerate(pairs):

@@ -54,6 +54,12 @@ class WordDropout(nn.Module):
         keep = torch.empty(x.size(0), x.size(1), 1, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
         return x * keep
 
+    def row_keep(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The mask this dropout multiplies packed rows ``x`` (tokens, dim) by, (tokens, 1); None when it is off."""
+        if not self.training or self.p == 0.0:
+            return None
+        return torch.empty(x.size(0), 1, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
@@ -77,11 +83,16 @@ class LockedDropout(nn.Module):
 
     def rows(self, x: torch.Tensor, sentence: torch.Tensor, n_sentences: int) -> torch.Tensor:
         """The same dropout on packed rows: ``x`` (tokens, dim), ``sentence`` (tokens,) the sentence of each row."""
+        scale = self.row_scale(x, sentence, n_sentences)
+        return x if scale is None else x * scale
+
+    def row_scale(self, x: torch.Tensor, sentence: torch.Tensor, n_sentences: int) -> torch.Tensor | None:
+        """What :meth:`rows` multiplies ``x`` by, (tokens, dim), kept features already scaled; None when it is off."""
         if not self.training or self.p == 0.0:
-            return x
+            return None
         # shape: (n_sentences, dim), one mask per sentence, gathered to its rows
         keep = torch.empty(n_sentences, x.size(1), dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
-        return x * (keep / (1.0 - self.p)).index_select(0, sentence.to(x.device))
+        return keep.div_(1.0 - self.p).index_select(0, sentence.to(x.device))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -173,20 +184,13 @@ class BiLSTMCRFTagger(nn.Module):
     def _input_scale(self, x: torch.Tensor, sentence: torch.Tensor, n_sentences: int) -> torch.Tensor | None:
         """The word-dropout and locked-dropout masks of the packed rows ``x`` as one (tokens, dim) factor.
 
-        ``None`` when neither drops anything (evaluation). Drawn in the order the two modules draw them.
+        ``None`` when neither drops anything (evaluation). Drawn in the order the two modules apply them.
         """
-        word, locked = self.word_dropout, self.locked_dropout
-        word_on = self.training and word.p > 0.0
-        locked_on = self.training and locked.p > 0.0
-        if not (word_on or locked_on):
-            return None
-        # shape: (tokens, 1) and (n_sentences, dim)
-        keep_word = torch.empty(x.size(0), 1, dtype=x.dtype, device=x.device).bernoulli_(1.0 - word.p) if word_on else None
-        if not locked_on:
-            return keep_word.expand_as(x)
-        keep = torch.empty(n_sentences, x.size(1), dtype=x.dtype, device=x.device).bernoulli_(1.0 - locked.p)
-        scale = keep.div_(1.0 - locked.p).index_select(0, sentence.to(x.device))
-        return scale.mul_(keep_word) if word_on else scale
+        keep_word = self.word_dropout.row_keep(x)
+        scale = self.locked_dropout.row_scale(x, sentence, n_sentences)
+        if keep_word is None:
+            return scale
+        return keep_word.expand_as(x) if scale is None else scale.mul_(keep_word)
 
     def loss(self, vectors: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         """Training loss summed over the sentences of the batch (a scalar), as flair sums it.
