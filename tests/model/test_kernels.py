@@ -65,3 +65,27 @@ def test_loading_the_kernels_leaves_subnormal_arithmetic_alone(monkeypatch):
     tiny = np.float32(1e-39)
     assert tiny / np.float32(10) != 0
     assert (torch.tensor([1e-39]) / 10).item() != 0
+
+
+@pytest.fixture
+def threads():
+    """Restores torch's thread count after a test changes it."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
+def test_the_kernels_parallel_loops_use_the_threads_torch_is_given(monkeypatch, threads):
+    """Built without OpenMP, at::parallel_for in the kernels would silently run on one thread."""
+    monkeypatch.setenv("MEDNER_KERNELS", "compiled")
+    try:
+        kernels.available()
+    except RuntimeError as error:
+        pytest.skip(f"the compiled LSTM kernels do not build on this machine: {error}")
+    if "-fopenmp" not in kernels.compile_flags():
+        pytest.skip("torch does not run its threads with OpenMP here: the kernels are built single-threaded")
+    threads(1)
+    assert torch.ops.medner.parallel_threads(4) == 1
+    threads(2)
+    assert torch.ops.medner.parallel_threads(4) == 2
+    assert torch.ops.medner.parallel_threads(1) == 1

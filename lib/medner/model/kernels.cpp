@@ -36,6 +36,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -129,12 +130,31 @@ inline void backward_row(int64_t H, const scalar_t* __restrict__ a, const scalar
   }
 }
 
+// Whether the two directions run their time loops side by side, one thread each: with two threads or more,
+// outside a parallel region. Each step of one direction is a few microseconds of work, too little to split
+// between threads without waiting at every step; a whole direction per thread waits once per batch.
+inline bool directions_in_parallel() { return at::get_num_threads() > 1 && !at::in_parallel_region(); }
+
+// Runs fn(d0, d1) over the directions [d0, d1): both at once on one thread, or one per thread.
+template <typename F>
+void over_directions(F&& fn) {
+  if (directions_in_parallel()) {
+    at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t d = begin; d < end; ++d) fn(d, d + 1);
+    });
+  } else {
+    fn(0, 2);
+  }
+}
+
+// The time loop of directions [d0, d1) (both, or one). The step products of the range go to its own part of
+// ``buffer``, (d1 - d0, size, G) contiguous from d0 * widest * G, so two ranges never share memory.
 template <typename scalar_t, typename low_t>
-void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at::Tensor& w_hh_t, at::Tensor& gates,
-                        at::Tensor& cells, at::Tensor& tanh_cells, at::Tensor& recurrent, at::Tensor& out,
-                        const at::Tensor& reverse, at::Tensor& buffer, const std::vector<int64_t>& sizes,
-                        const std::vector<int64_t>& offsets) {
-  const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H;
+void forward_directions(int64_t d0, int64_t d1, const at::Tensor& pre, const at::Tensor& bias,
+                        const at::Tensor& w_hh_t, at::Tensor& gates, at::Tensor& cells, at::Tensor& tanh_cells,
+                        at::Tensor& recurrent, at::Tensor& out, const at::Tensor& reverse, at::Tensor& buffer,
+                        const std::vector<int64_t>& sizes, const std::vector<int64_t>& offsets) {
+  const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H, widest = sizes[0], n = d1 - d0;
   const low_t* pp = pre.data_ptr<low_t>();
   const scalar_t* biasp = bias.data_ptr<scalar_t>();
   const int64_t* rev = reverse.data_ptr<int64_t>();
@@ -143,7 +163,8 @@ void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at:
   scalar_t* tp = tanh_cells.data_ptr<scalar_t>();
   low_t* rp = recurrent.data_ptr<low_t>();
   scalar_t* op = out.data_ptr<scalar_t>();
-  const low_t* bp = buffer.data_ptr<low_t>();
+  const low_t* bp = buffer.data_ptr<low_t>() + d0 * widest * G;
+  const at::Tensor states = recurrent.narrow(0, d0, n), weights = w_hh_t.narrow(0, d0, n);
   // The recurrent product and the previous cell state of a first step.
   const std::vector<low_t> no_product(G, low_t(0));
   const std::vector<scalar_t> no_cell(H, scalar_t(0));
@@ -152,13 +173,13 @@ void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at:
     const bool first = t == 0;
     const int64_t before = first ? 0 : offsets[t - 1];
     if (!first) {
-      // shape: (2, size, G): h_{t-1} W_hh^T for the running sentences, both directions
-      at::Tensor product = buffer.narrow(0, 0, 2 * size * G).view({2, size, G});
-      at::bmm_out(product, recurrent.narrow(1, before, size), w_hh_t);
+      // shape: (n, size, G): h_{t-1} W_hh^T for the running sentences
+      at::Tensor product = buffer.narrow(0, d0 * widest * G, n * size * G).view({n, size, G});
+      at::bmm_out(product, states.narrow(1, before, size), weights);
     }
-    at::parallel_for(0, 2 * size, kGrain, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, n * size, kGrain, [&](int64_t begin, int64_t end) {
       for (int64_t k = begin; k < end; ++k) {
-        const int64_t d = k / size, r = k % size, row = start + r;
+        const int64_t d = d0 + k / size, r = k % size, row = start + r;
         const int64_t at = d == 0 ? row : rev[row];  // the token's forward position
         forward_row<scalar_t, low_t>(
             H, gp + (d * rows + row) * G, pp + at * 2 * G + d * G, biasp + d * G,
@@ -171,12 +192,25 @@ void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at:
 }
 
 template <typename scalar_t, typename low_t>
-void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const at::Tensor& tanh_cells,
-                         const at::Tensor& grad_out, const at::Tensor& w_hh, at::Tensor& grad_low,
-                         at::Tensor& grad_fwd, at::Tensor& grad_bias, at::Tensor& grad_c, at::Tensor& scratch,
-                         at::Tensor& buffer, const at::Tensor& reverse, const std::vector<int64_t>& sizes,
-                         const std::vector<int64_t>& offsets) {
-  const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H, widest = sizes[0];
+void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at::Tensor& w_hh_t, at::Tensor& gates,
+                        at::Tensor& cells, at::Tensor& tanh_cells, at::Tensor& recurrent, at::Tensor& out,
+                        const at::Tensor& reverse, at::Tensor& buffer, const std::vector<int64_t>& sizes,
+                        const std::vector<int64_t>& offsets) {
+  over_directions([&](int64_t d0, int64_t d1) {
+    forward_directions<scalar_t, low_t>(d0, d1, pre, bias, w_hh_t, gates, cells, tanh_cells, recurrent, out,
+                                        reverse, buffer, sizes, offsets);
+  });
+}
+
+// The backward time loop of directions [d0, d1). Its scratch rows and step products are its own parts of
+// ``scratch`` (from d0 * widest * G) and ``buffer`` (from d0 * widest * H), as in forward_directions.
+template <typename scalar_t, typename low_t>
+void backward_directions(int64_t d0, int64_t d1, const at::Tensor& gates, const at::Tensor& cells,
+                         const at::Tensor& tanh_cells, const at::Tensor& grad_out, const at::Tensor& w_hh,
+                         at::Tensor& grad_low, at::Tensor& grad_fwd, at::Tensor& grad_bias, at::Tensor& grad_c,
+                         at::Tensor& scratch, at::Tensor& buffer, const at::Tensor& reverse,
+                         const std::vector<int64_t>& sizes, const std::vector<int64_t>& offsets) {
+  const int64_t rows = gates.size(1), H = cells.size(2), G = 4 * H, widest = sizes[0], n = d1 - d0;
   const int64_t low_rows = grad_low.size(1);  // rows, or more: padding the kernel leaves alone
   // The gate gradients are computed in ``scalar_t`` into per-row scratch (this step's rows), summed
   // into the bias gradient in a fixed order, and stored in the product type, in both row orders.
@@ -185,12 +219,13 @@ void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const
   const scalar_t* tp = tanh_cells.data_ptr<scalar_t>();
   const scalar_t* dhp = grad_out.data_ptr<scalar_t>();
   const int64_t* rev = reverse.data_ptr<int64_t>();
-  scalar_t* sp = scratch.data_ptr<scalar_t>();
+  scalar_t* sp = scratch.data_ptr<scalar_t>() + d0 * widest * G;
   low_t* low_p = grad_low.data_ptr<low_t>();
   low_t* fwd_p = grad_fwd.data_ptr<low_t>();
   scalar_t* gbp = grad_bias.data_ptr<scalar_t>();
   scalar_t* gcp = grad_c.data_ptr<scalar_t>();
-  low_t* bp = buffer.data_ptr<low_t>();
+  low_t* bp = buffer.data_ptr<low_t>() + d0 * widest * H;
+  const at::Tensor step_grads = grad_low.narrow(0, d0, n), weights = w_hh.narrow(0, d0, n);
   // dh from a next step that does not exist, and the previous cell state of a first step.
   const std::vector<low_t> no_next(H, low_t(0));
   const std::vector<scalar_t> no_cell(H, scalar_t(0));
@@ -198,17 +233,17 @@ void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t size = sizes[t], start = offsets[t];
     // Rows below ``carried`` get dh from step t + 1 through the recurrent product (the buffer, laid out
-    // (2, carried, H)); the sentences above it end at this step.
+    // (n, carried, H)); the sentences above it end at this step.
     const int64_t carried = t + 1 < steps ? sizes[t + 1] : 0;
     const int64_t before = t > 0 ? offsets[t - 1] : 0;
-    at::parallel_for(0, 2 * size, kGrain, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, n * size, kGrain, [&](int64_t begin, int64_t end) {
       for (int64_t k = begin; k < end; ++k) {
-        const int64_t d = k / size, r = k % size, row = start + r;
+        const int64_t e = k / size, d = d0 + e, r = k % size, row = start + r;
         const int64_t at = d == 0 ? row : rev[row];
         scalar_t* grads = sp + k * G;
         backward_row<scalar_t, low_t>(
             H, ap + (d * rows + row) * G, tp + (d * rows + row) * H, dhp + at * 2 * H + d * H,
-            r < carried ? bp + (d * carried + r) * H : no_next.data(),
+            r < carried ? bp + (e * carried + r) * H : no_next.data(),
             t > 0 ? cp + (d * (rows + 1) + before + r) * H : no_cell.data(), gcp + (d * widest + r) * H, grads);
         low_t* low = low_p + (d * low_rows + row) * G;
         narrow_into(low, grads, G);
@@ -216,19 +251,31 @@ void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const
       }
     });
     // The bias gradient, rows in order (the same sums whatever the number of threads).
-    for (int64_t d = 0; d < 2; ++d) {
-      scalar_t* gb = gbp + d * G;
+    for (int64_t e = 0; e < n; ++e) {
+      scalar_t* gb = gbp + (d0 + e) * G;
       for (int64_t r = 0; r < size; ++r) {
-        const scalar_t* grads = sp + (d * size + r) * G;
+        const scalar_t* grads = sp + (e * size + r) * G;
         for (int64_t j = 0; j < G; ++j) gb[j] += grads[j];
       }
     }
     if (t > 0) {
-      // shape: (2, size, H): the gate gradients of this step times W_hh, dh for step t - 1
-      at::Tensor product = buffer.narrow(0, 0, 2 * size * H).view({2, size, H});
-      at::bmm_out(product, grad_low.narrow(1, start, size), w_hh);
+      // shape: (n, size, H): the gate gradients of this step times W_hh, dh for step t - 1
+      at::Tensor product = buffer.narrow(0, d0 * widest * H, n * size * H).view({n, size, H});
+      at::bmm_out(product, step_grads.narrow(1, start, size), weights);
     }
   }
+}
+
+template <typename scalar_t, typename low_t>
+void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const at::Tensor& tanh_cells,
+                         const at::Tensor& grad_out, const at::Tensor& w_hh, at::Tensor& grad_low,
+                         at::Tensor& grad_fwd, at::Tensor& grad_bias, at::Tensor& grad_c, at::Tensor& scratch,
+                         at::Tensor& buffer, const at::Tensor& reverse, const std::vector<int64_t>& sizes,
+                         const std::vector<int64_t>& offsets) {
+  over_directions([&](int64_t d0, int64_t d1) {
+    backward_directions<scalar_t, low_t>(d0, d1, gates, cells, tanh_cells, grad_out, w_hh, grad_low, grad_fwd,
+                                         grad_bias, grad_c, scratch, buffer, reverse, sizes, offsets);
+  });
 }
 
 void check(bool ok, const char* what) { TORCH_CHECK(ok, "medner kernels: ", what); }
@@ -492,9 +539,21 @@ at::Tensor crf_viterbi(at::Tensor emissions, at::Tensor lengths, at::Tensor star
   return paths;
 }
 
+// How many threads at::parallel_for hands ``tasks`` one-item tasks to: at::get_num_threads() (at most
+// ``tasks``) when the library was built with OpenMP, 1 when its parallel loops compiled to serial code.
+int64_t parallel_threads(int64_t tasks) {
+  std::vector<int64_t> seen(static_cast<size_t>(std::max<int64_t>(tasks, 1)), -1);
+  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) seen[k] = at::get_thread_num();
+  });
+  std::sort(seen.begin(), seen.end());
+  return std::unique(seen.begin(), seen.end()) - seen.begin();
+}
+
 }  // namespace
 
 TORCH_LIBRARY(medner, m) {
+  m.def("parallel_threads", &parallel_threads);
   m.def("forward_steps", &forward_steps);
   m.def("backward_steps", &backward_steps);
   m.def("crf_forward", &crf_forward);

@@ -46,6 +46,21 @@ ENVIRONMENT_VARIABLE = "MEDNER_KERNELS"
 # given to the compile step only, so the library does not change the process's FTZ/DAZ flags.
 COMPILE_FLAGS = ["-O3", "-march=native", "-ffast-math"]
 
+
+def compile_flags() -> list[str]:
+    """:data:`COMPILE_FLAGS`, plus ``-fopenmp`` where torch runs its threads with OpenMP on Linux.
+
+    ``at::parallel_for`` (the kernels' rows, sentences and the two LSTM directions) is inline code
+    in torch's headers: compiled without OpenMP it runs everything on the calling thread whatever
+    ``torch.set_num_threads`` says. With ``-fopenmp`` it uses torch's own OpenMP runtime (the
+    library links against no other: the OpenMP symbols resolve to the ``libgomp`` torch loaded).
+    Elsewhere (for example Apple's compiler, which has no ``-fopenmp``) the kernels stay single-threaded.
+    """
+    import torch
+
+    parallel = "ATen parallel backend: OpenMP" in torch.__config__.parallel_info()
+    return COMPILE_FLAGS + (["-fopenmp"] if parallel and platform.system() == "Linux" else [])
+
 _state: dict[str, object] = {}
 
 
@@ -65,7 +80,7 @@ def _build_key(source: str) -> str:
     """
     import torch
 
-    parts = [source, " ".join(COMPILE_FLAGS), torch.__version__, sys.version, platform.machine()]
+    parts = [source, " ".join(compile_flags()), torch.__version__, sys.version, platform.machine()]
     try:
         parts += sorted({line for line in Path("/proc/cpuinfo").read_text().splitlines()
                          if line.startswith(("flags", "model name"))})
@@ -93,7 +108,7 @@ def _build() -> None:
         write_text_atomic(text, source)  # another process may be compiling from it
     start = time.perf_counter()
     log.info("kernels: loading %s (compiled on first use, 20-60 s)", folder)
-    load(name=name, sources=[str(source)], extra_cflags=COMPILE_FLAGS, build_directory=str(folder),
+    load(name=name, sources=[str(source)], extra_cflags=compile_flags(), build_directory=str(folder),
          is_python_module=False, verbose=False)
     log.info("kernels: ready in %.1f s", time.perf_counter() - start)
 
