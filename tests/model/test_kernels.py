@@ -50,6 +50,37 @@ def test_compiled_is_required_when_asked_for(monkeypatch, fresh_state):
         kernels.available()
 
 
+def test_a_failed_openmp_build_is_retried_single_threaded_with_a_warning(monkeypatch, caplog):
+    tried = []
+
+    def build_with(flags):
+        tried.append(list(flags))
+        if "-fopenmp" in flags:
+            raise RuntimeError("Error building extension:\nc++: error: unsupported option '-fopenmp'")
+
+    monkeypatch.setattr(kernels, "compile_flags", lambda: kernels.COMPILE_FLAGS + ["-fopenmp"])
+    monkeypatch.setattr(kernels, "_build_with", build_with)
+    with caplog.at_level(logging.WARNING, logger="medner.model.kernels"):
+        kernels._build()
+    assert tried == [kernels.COMPILE_FLAGS + ["-fopenmp"], kernels.COMPILE_FLAGS]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "unsupported option '-fopenmp'" in warnings[0] and "one thread" in warnings[0]
+
+
+def test_a_failed_build_without_openmp_is_not_retried(monkeypatch):
+    tried = []
+
+    def build_with(flags):
+        tried.append(list(flags))
+        raise RuntimeError("c++: command not found")
+
+    monkeypatch.setattr(kernels, "compile_flags", lambda: list(kernels.COMPILE_FLAGS))
+    monkeypatch.setattr(kernels, "_build_with", build_with)
+    with pytest.raises(RuntimeError, match="command not found"):
+        kernels._build()
+    assert tried == [kernels.COMPILE_FLAGS]
+
+
 def test_torch_never_builds(monkeypatch, fresh_state):
     monkeypatch.setenv("MEDNER_KERNELS", "torch")
     assert kernels.in_use() == "torch" and kernels._state == {}

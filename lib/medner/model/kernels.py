@@ -21,6 +21,12 @@ chooses:
 * ``compiled``: the compiled loops or an error;
 * ``torch``: the PyTorch operations (the reference the tests compare against).
 
+Threads: with two or more torch threads the LSTM's two directions run their time loops side
+by side, one thread each, and the CRF splits its sentences between the threads. That needs the
+library built with OpenMP (:func:`compile_flags`); where that build fails it is built without,
+with a warning, and runs on one thread. ``torch.ops.medner.parallel_threads(n)`` says how many
+threads its parallel loops actually use.
+
 Both compute the same functions to float rounding (tests/model/test_lstm.py and
 test_crf.py run every test on both), but not the same bits, so a run records which one
 it used (``kernels`` in metrics.json's training config).
@@ -72,7 +78,7 @@ def requested() -> str:
     return choice
 
 
-def _build_key(source: str) -> str:
+def _build_key(source: str, flags: list[str]) -> str:
     """Short hash of everything the library depends on: the source, the flags, torch, Python and the CPU.
 
     -march=native compiles for this CPU's model and instruction set, so those are part of the key:
@@ -80,7 +86,7 @@ def _build_key(source: str) -> str:
     """
     import torch
 
-    parts = [source, " ".join(compile_flags()), torch.__version__, sys.version, platform.machine()]
+    parts = [source, " ".join(flags), torch.__version__, sys.version, platform.machine()]
     try:
         parts += sorted({line for line in Path("/proc/cpuinfo").read_text().splitlines()
                          if line.startswith(("flags", "model name"))})
@@ -92,6 +98,24 @@ def _build_key(source: str) -> str:
 def _build() -> None:
     """Compile (or reuse) and load the library; raises on any failure.
 
+    When the OpenMP build fails (a compiler without OpenMP support), the library is built once
+    more without it, with a warning: the same loops, on one thread.
+    """
+    flags = compile_flags()
+    try:
+        _build_with(flags)
+    except Exception as error:
+        if "-fopenmp" not in flags:
+            raise
+        lines = str(error).strip().splitlines()
+        log.warning("kernels: the build with OpenMP failed (%s); building them without it, so they run on one "
+                    "thread", lines[-1] if lines else type(error).__name__)
+        _build_with([flag for flag in flags if flag != "-fopenmp"])
+
+
+def _build_with(flags: list[str]) -> None:
+    """Compile (or reuse) and load the library with ``flags``.
+
     The source is copied into its own build folder first, so every checkout of the same
     source (worktrees, the test suite's copies) finds the same build instead of recompiling.
     """
@@ -100,7 +124,7 @@ def _build() -> None:
     from medner.notebook_tools import write_text_atomic
 
     text = SOURCE.read_text(encoding="utf-8")
-    name = f"medner_kernels_{_build_key(text)}"
+    name = f"medner_kernels_{_build_key(text, flags)}"
     root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions")
     folder = root / "medner" / name
     source = folder / SOURCE.name
@@ -108,7 +132,7 @@ def _build() -> None:
         write_text_atomic(text, source)  # another process may be compiling from it
     start = time.perf_counter()
     log.info("kernels: loading %s (compiled on first use, 20-60 s)", folder)
-    load(name=name, sources=[str(source)], extra_cflags=compile_flags(), build_directory=str(folder),
+    load(name=name, sources=[str(source)], extra_cflags=flags, build_directory=str(folder),
          is_python_module=False, verbose=False)
     log.info("kernels: ready in %.1f s", time.perf_counter() - start)
 
