@@ -246,10 +246,12 @@ def train_tagger(
         progress: "bar" (tqdm per epoch), "lines" (one line per epoch through ``log``), "none" or "auto".
         log: where epoch lines go.
 
-    Threads: one by default. The LSTM's per-step matrices (batch x 256) are too small to
-    gain much from more threads, and when other processes share the cores (``make -j2``,
-    a notebook beside a run) OpenMP threads waiting on each other made an epoch about
-    five times slower with two threads than with one on the 2-core machine this was built on.
+    Threads: one by default, because the study runs several trainings at once (``make -j2``),
+    and when other processes share the cores OpenMP threads waiting on each other made an
+    epoch about five times slower with two threads than with one on the 2-core machine this
+    was built on. A run alone on the machine gains from more: with two threads the LSTM's
+    directions run side by side and the big products split, and a PHEE bfloat16 epoch took
+    3.1-4.1 s against 5.9 s on one thread (``medner bench``).
     """
     config = config or TrainingConfig()
     if len(train_vectors) != len(train_tags):
