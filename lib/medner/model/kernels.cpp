@@ -30,7 +30,12 @@
 // and buffer (2 * sizes[0] * H) in the product type.
 //
 // Built on first use by medner.model.kernels with -O3 -march=native and fast-math code generation
-// (compile step only, so the process's floating-point flags are never touched).
+// (compile step only, so the process's floating-point flags are never touched), and -fopenmp where torch
+// threads with OpenMP: at::parallel_for is inline code from torch's headers, serial without it.
+//
+// Threads. With two or more, the two directions of the LSTM run their time loops side by side, one
+// thread each (over_directions); with one, a single loop does both. Each direction's step products and
+// rows then run on its thread alone. The CRF splits its sentences between the threads.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
