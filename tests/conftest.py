@@ -43,3 +43,13 @@ def kernel_choice(request, monkeypatch):
         except RuntimeError as error:
             pytest.skip(f"the compiled kernels do not build on this machine: {error}")
     return request.param
+
+
+@pytest.fixture
+def threads():
+    """``torch.set_num_threads``, with torch's thread count restored after the test."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)

@@ -98,14 +98,6 @@ def test_loading_the_kernels_leaves_subnormal_arithmetic_alone(monkeypatch):
     assert (torch.tensor([1e-39]) / 10).item() != 0
 
 
-@pytest.fixture
-def threads():
-    """Restores torch's thread count after a test changes it."""
-    before = torch.get_num_threads()
-    yield torch.set_num_threads
-    torch.set_num_threads(before)
-
-
 def test_the_kernels_parallel_loops_use_the_threads_torch_is_given(monkeypatch, threads):
     """Built without OpenMP, at::parallel_for in the kernels would silently run on one thread."""
     monkeypatch.setenv("MEDNER_KERNELS", "compiled")

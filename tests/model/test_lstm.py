@@ -161,21 +161,17 @@ def test_the_compiled_loops_replace_the_python_loops_and_agree_with_them(kernel_
 
 @pytest.mark.parametrize("kernel_choice", ["compiled"], indirect=True)
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_one_thread_and_two_threads_compute_the_same_layer(kernel_choice, precision):
+def test_one_thread_and_two_threads_compute_the_same_layer(kernel_choice, precision, threads):
     """Two threads run the directions side by side (each with its own step products and rows); one runs both
     in one loop. Outputs and gradients agree (float64 to 1e-12; lower precisions to their product rounding)."""
     torch.manual_seed(5)
     dtype = torch.float64 if precision == "float32" else torch.float32
     lstm = torch.nn.LSTM(6, 8, bidirectional=True, batch_first=True).to(dtype)
     x, pack = packed_batch((9, 2, 5, 9, 1, 7), 6, dtype=dtype)
-    before = torch.get_num_threads()
     results = []
-    try:
-        for count in (1, 2):
-            torch.set_num_threads(count)
-            results.append(outputs_and_gradients(lstm, x, pack, fused=True, precision=precision))
-    finally:
-        torch.set_num_threads(before)
+    for count in (1, 2):
+        threads(count)
+        results.append(outputs_and_gradients(lstm, x, pack, fused=True, precision=precision))
     (out_1, grads_1), (out_2, grads_2) = results
     tolerance = 1e-12 if precision == "float32" else 1e-2
     torch.testing.assert_close(out_2, out_1, rtol=0, atol=tolerance)

@@ -196,17 +196,6 @@ void forward_directions(int64_t d0, int64_t d1, const at::Tensor& pre, const at:
   }
 }
 
-template <typename scalar_t, typename low_t>
-void forward_steps_impl(const at::Tensor& pre, const at::Tensor& bias, const at::Tensor& w_hh_t, at::Tensor& gates,
-                        at::Tensor& cells, at::Tensor& tanh_cells, at::Tensor& recurrent, at::Tensor& out,
-                        const at::Tensor& reverse, at::Tensor& buffer, const std::vector<int64_t>& sizes,
-                        const std::vector<int64_t>& offsets) {
-  over_directions([&](int64_t d0, int64_t d1) {
-    forward_directions<scalar_t, low_t>(d0, d1, pre, bias, w_hh_t, gates, cells, tanh_cells, recurrent, out,
-                                        reverse, buffer, sizes, offsets);
-  });
-}
-
 // The backward time loop of directions [d0, d1). Its scratch rows and step products are its own parts of
 // ``scratch`` (from d0 * widest * G) and ``buffer`` (from d0 * widest * H), as in forward_directions.
 template <typename scalar_t, typename low_t>
@@ -271,18 +260,6 @@ void backward_directions(int64_t d0, int64_t d1, const at::Tensor& gates, const 
   }
 }
 
-template <typename scalar_t, typename low_t>
-void backward_steps_impl(const at::Tensor& gates, const at::Tensor& cells, const at::Tensor& tanh_cells,
-                         const at::Tensor& grad_out, const at::Tensor& w_hh, at::Tensor& grad_low,
-                         at::Tensor& grad_fwd, at::Tensor& grad_bias, at::Tensor& grad_c, at::Tensor& scratch,
-                         at::Tensor& buffer, const at::Tensor& reverse, const std::vector<int64_t>& sizes,
-                         const std::vector<int64_t>& offsets) {
-  over_directions([&](int64_t d0, int64_t d1) {
-    backward_directions<scalar_t, low_t>(d0, d1, gates, cells, tanh_cells, grad_out, w_hh, grad_low, grad_fwd,
-                                         grad_bias, grad_c, scratch, buffer, reverse, sizes, offsets);
-  });
-}
-
 void check(bool ok, const char* what) { TORCH_CHECK(ok, "medner kernels: ", what); }
 
 // Calls fn(scalar_t{}, low_t{}) for the supported types of (gates, product weights): float64 throughout,
@@ -339,8 +316,10 @@ void forward_steps(at::Tensor pre, at::Tensor bias, at::Tensor w_hh_t, at::Tenso
   check(out.dim() == 2 && out.size(0) == rows && out.size(1) == G / 2 && out.scalar_type() == gates.scalar_type(),
         "out (rows, 2H) in the gates' type");
   dispatch_lstm(gates, w_hh_t, [&](auto scalar, auto low) {
-    forward_steps_impl<decltype(scalar), decltype(low)>(pre, bias, w_hh_t, gates, cells, tanh_cells, recurrent, out,
-                                                         reverse, buffer, sizes, offsets);
+    over_directions([&](int64_t d0, int64_t d1) {
+      forward_directions<decltype(scalar), decltype(low)>(d0, d1, pre, bias, w_hh_t, gates, cells, tanh_cells,
+                                                          recurrent, out, reverse, buffer, sizes, offsets);
+    });
   });
 }
 
@@ -362,9 +341,11 @@ void backward_steps(at::Tensor gates, at::Tensor cells, at::Tensor tanh_cells, a
             grad_low.scalar_type() == w_hh.scalar_type() && grad_fwd.scalar_type() == w_hh.scalar_type(),
         "grad_low (2, rows or more, 4H) and grad_fwd (rows or more, 8H) in the product type");
   dispatch_lstm(gates, w_hh, [&](auto scalar, auto low) {
-    backward_steps_impl<decltype(scalar), decltype(low)>(gates, cells, tanh_cells, grad_out, w_hh, grad_low,
-                                                          grad_fwd, grad_bias, grad_c, scratch, buffer, reverse,
-                                                          sizes, offsets);
+    over_directions([&](int64_t d0, int64_t d1) {
+      backward_directions<decltype(scalar), decltype(low)>(d0, d1, gates, cells, tanh_cells, grad_out, w_hh, grad_low,
+                                                           grad_fwd, grad_bias, grad_c, scratch, buffer, reverse,
+                                                           sizes, offsets);
+    });
   });
 }
 

@@ -107,10 +107,15 @@ def _build() -> None:
     except Exception as error:
         if "-fopenmp" not in flags:
             raise
-        lines = str(error).strip().splitlines()
         log.warning("kernels: the build with OpenMP failed (%s); building them without it, so they run on one "
-                    "thread", lines[-1] if lines else type(error).__name__)
+                    "thread", _why(error))
         _build_with([flag for flag in flags if flag != "-fopenmp"])
+
+
+def _why(error: Exception) -> str:
+    """The last line of a build error: a compiler's output ends with what went wrong."""
+    lines = str(error).strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 def _build_with(flags: list[str]) -> None:
@@ -147,8 +152,7 @@ def available() -> bool:
             _build()
             _state["loaded"] = True
         except Exception as error:  # noqa: BLE001 - any build failure means: use the PyTorch loops
-            lines = str(error).strip().splitlines()  # a compiler's output: its last line says why
-            _state["error"] = f"{type(error).__name__}: {lines[-1] if lines else ''}"
+            _state["error"] = f"{type(error).__name__}: {_why(error)}"
             if choice == "auto":
                 log.warning("the LSTM and CRF kernels could not be compiled (%s); training uses the PyTorch loops, "
                             "which are slower on a CPU. A C++ compiler and ninja fix this; %s=torch silences it.",
