@@ -4,7 +4,9 @@
 // LSTM. Same arithmetic as the pure PyTorch loops in lstm.py (the reference, and the tests' yardstick):
 // one batched matrix product per step through ATen (at::bmm_out, so MKL/oneDNN as in PyTorch),
 // and everything element-wise of that step in ONE pass over the running rows instead of a dozen
-// PyTorch operations, each with its own dispatch, temporary and trip through memory.
+// PyTorch operations, each with its own dispatch, temporary and trip through memory. In bfloat16 on CPUs
+// with AVX512-BF16 the step products are this file's own (packed_product): the recurrent weights packed
+// once per batch, sums kept in float32.
 //
 // Two row orders. The layer's inputs and outputs are in packed order ("forward positions", as the
 // PackedSequence holds them). The time loops run over "internal" rows: direction 0 in packed order,
@@ -48,6 +50,13 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__AVX512F__) && defined(__AVX512BF16__)
+#include <immintrin.h>
+#define MEDNER_PACKED_PRODUCTS 1
+#else
+#define MEDNER_PACKED_PRODUCTS 0
+#endif
+
 namespace {
 
 // Rows of one step handed to one thread at a time: a row is 4H values, a few microseconds of work.
@@ -89,15 +98,13 @@ inline void narrow_into(low_t* __restrict__ dst, const scalar_t* __restrict__ sr
   }
 }
 
-// One row of one forward step. z: (G) receives the activations from x (the input product, product type),
-// b (bias) and p (the recurrent product, product type; zeros at a first step); c_prev: zeros at a first step.
+// The rest of one row of a forward step, once z (G) holds the pre-activations: the activations in place, the
+// cell state, its tanh and the hidden state (h in ``scalar_t``, and ``low`` in the product type).
 template <typename scalar_t, typename low_t>
-inline void forward_row(int64_t H, scalar_t* __restrict__ z, const low_t* __restrict__ x,
-                        const scalar_t* __restrict__ b, const low_t* __restrict__ p,
-                        const scalar_t* __restrict__ c_prev, scalar_t* __restrict__ c, scalar_t* __restrict__ tc,
-                        scalar_t* __restrict__ h, low_t* __restrict__ low) {
+inline void activate_row(int64_t H, scalar_t* __restrict__ z, const scalar_t* __restrict__ c_prev,
+                         scalar_t* __restrict__ c, scalar_t* __restrict__ tc, scalar_t* __restrict__ h,
+                         low_t* __restrict__ low) {
   const int64_t G = 4 * H;
-  for (int64_t j = 0; j < G; ++j) z[j] = (widen<scalar_t>(x[j]) + b[j]) + widen<scalar_t>(p[j]);
   for (int64_t j = 0; j < 2 * H; ++j) z[j] = sigmoid(z[j]);
   for (int64_t j = 2 * H; j < 3 * H; ++j) z[j] = std::tanh(z[j]);
   for (int64_t j = 3 * H; j < G; ++j) z[j] = sigmoid(z[j]);
@@ -113,11 +120,28 @@ inline void forward_row(int64_t H, scalar_t* __restrict__ z, const low_t* __rest
   narrow_into(low, h, H);
 }
 
+// One row of one forward step. z: (G) receives the activations from x (the input product, product type),
+// b (bias) and p (the recurrent product, product type or ``scalar_t``; zeros at a first step); c_prev: zeros
+// at a first step. With p == nullptr, z already holds the recurrent product, and x and b are added to it.
+template <typename scalar_t, typename low_t, typename product_t>
+inline void forward_row(int64_t H, scalar_t* __restrict__ z, const low_t* __restrict__ x,
+                        const scalar_t* __restrict__ b, const product_t* __restrict__ p,
+                        const scalar_t* __restrict__ c_prev, scalar_t* __restrict__ c, scalar_t* __restrict__ tc,
+                        scalar_t* __restrict__ h, low_t* __restrict__ low) {
+  const int64_t G = 4 * H;
+  if (p == nullptr) {
+    for (int64_t j = 0; j < G; ++j) z[j] = (widen<scalar_t>(x[j]) + b[j]) + z[j];
+  } else {
+    for (int64_t j = 0; j < G; ++j) z[j] = (widen<scalar_t>(x[j]) + b[j]) + widen<scalar_t>(p[j]);
+  }
+  activate_row(H, z, c_prev, c, tc, h, low);
+}
+
 // One row of one backward step: the gate gradients into ``grads`` (G), dc carried to the previous step in gc.
-// dh_next: dh from step t + 1 (product type; zeros where the sentence ends here); c_prev: zeros at a first step.
-template <typename scalar_t, typename low_t>
+// dh_next: dh from step t + 1 (product type or ``scalar_t``; zeros where the sentence ends here); c_prev: zeros at a first step.
+template <typename scalar_t, typename next_t>
 inline void backward_row(int64_t H, const scalar_t* __restrict__ a, const scalar_t* __restrict__ tc,
-                         const scalar_t* __restrict__ dh_out, const low_t* __restrict__ dh_next,
+                         const scalar_t* __restrict__ dh_out, const next_t* __restrict__ dh_next,
                          const scalar_t* __restrict__ c_prev, scalar_t* __restrict__ gc,
                          scalar_t* __restrict__ grads) {
   const scalar_t* __restrict__ i = a;
@@ -134,6 +158,103 @@ inline void backward_row(int64_t H, const scalar_t* __restrict__ a, const scalar
     gc[j] = dc * f[j];
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The recurrent step products in bfloat16, on CPUs with AVX512-BF16 (MEDNER_PACKED_PRODUCTS). A step multiplies
+// at most a batch of rows (32) by the recurrent weights (H x 4H forward, 4H x H backward): through at::bmm_out
+// that costs a call, a reorder of the whole weight matrix into oneDNN's layout and a bfloat16 copy of the
+// result, every step, and reaches about a third of the CPU's dot-product rate. Here the weights are packed once
+// per batch and direction, the products accumulate in float32 registers and are stored in float32, where the
+// time loop reads them next (forward: in place of the pre-activations; backward: dh for the previous step).
+
+// Columns per panel of packed weights (four vectors of 16 float32 sums) and rows per tile: 6 x 4 = 24
+// accumulators of the 32 vector registers, one weight vector load per 6 dot-product instructions.
+constexpr int64_t kPanel = 64;
+constexpr int kTileRows = 6;
+
+// Whether a layer of ``hidden`` units per direction runs its bfloat16 step products on the packed kernels.
+inline bool packed_steps(int64_t hidden) { return MEDNER_PACKED_PRODUCTS && hidden % kPanel == 0; }
+
+// Packs B (k x n, k even, n a multiple of kPanel; element (i, j) at src[i * sk + j * sn]) for packed_product:
+// panels of kPanel columns, each (k / 2, kPanel, 2), the two rows one dot-product instruction pairs side by side.
+inline void pack_pairs(int64_t k, int64_t n, const uint16_t* src, int64_t sk, int64_t sn, uint16_t* dst) {
+  for (int64_t panel = 0; panel < n / kPanel; ++panel)
+    for (int64_t i = 0; i < k / 2; ++i)
+      for (int64_t c = 0; c < kPanel; ++c) {
+        const uint16_t* from = src + (2 * i) * sk + (panel * kPanel + c) * sn;
+        uint16_t* to = dst + ((panel * (k / 2) + i) * kPanel + c) * 2;
+        to[0] = from[0];
+        to[1] = from[sk];
+      }
+}
+
+#if MEDNER_PACKED_PRODUCTS
+// R rows of C, one panel's kPanel columns: C = A B, A (R x k) bfloat16 rows ``lda`` apart, sums in float32.
+template <int R>
+inline void product_tile(int64_t pairs, const uint16_t* a, int64_t lda, const uint16_t* panel, float* c,
+                         int64_t ldc) {
+  __m512 acc[R][4];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < pairs; ++i) {
+    const uint16_t* b = panel + i * 2 * kPanel;
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32),
+                   b2 = (__m512bh)_mm512_loadu_si512(b + 64), b3 = (__m512bh)_mm512_loadu_si512(b + 96);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, a + r * lda + 2 * i, sizeof pair);
+      const __m512bh x = (__m512bh)_mm512_set1_epi32(pair);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
+      acc[r][2] = _mm512_dpbf16_ps(acc[r][2], x, b2);
+      acc[r][3] = _mm512_dpbf16_ps(acc[r][3], x, b3);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < 4; ++v) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
+}
+#endif
+
+// C (m x n, rows ``ldc`` apart) = A (m x k bfloat16, rows ``lda`` apart) times B packed by pack_pairs, in
+// float32. Each sum runs over k in the same order whatever m, the rows or the thread.
+inline void packed_product(int64_t m, int64_t k, int64_t n, const uint16_t* a, int64_t lda, const uint16_t* packed,
+                           float* c, int64_t ldc) {
+#if MEDNER_PACKED_PRODUCTS
+  const int64_t pairs = k / 2;
+  for (int64_t panel = 0; panel < n / kPanel; ++panel) {
+    const uint16_t* b = packed + panel * pairs * 2 * kPanel;
+    float* out = c + panel * kPanel;
+    int64_t r = 0;
+    for (; r + kTileRows <= m; r += kTileRows) product_tile<kTileRows>(pairs, a + r * lda, lda, b, out + r * ldc, ldc);
+    const uint16_t* a_rest = a + r * lda;
+    float* c_rest = out + r * ldc;
+    switch (m - r) {
+      case 5: product_tile<5>(pairs, a_rest, lda, b, c_rest, ldc); break;
+      case 4: product_tile<4>(pairs, a_rest, lda, b, c_rest, ldc); break;
+      case 3: product_tile<3>(pairs, a_rest, lda, b, c_rest, ldc); break;
+      case 2: product_tile<2>(pairs, a_rest, lda, b, c_rest, ldc); break;
+      case 1: product_tile<1>(pairs, a_rest, lda, b, c_rest, ldc); break;
+      default: break;
+    }
+  }
+#else
+  TORCH_CHECK(false, "medner kernels: built without AVX512-BF16, no packed products");
+#endif
+}
+
+// Per-thread memory the time loops reuse from call to call (fresh memory faults its pages in every batch).
+template <typename T>
+T* reused(std::vector<T>& memory, size_t n) {
+  if (memory.size() < n) memory.resize(n);
+  return memory.data();
+}
+thread_local std::vector<uint16_t> packed_weights;
+thread_local std::vector<float> packed_sums;
+
+inline const uint16_t* bits(const at::BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
 
 // Whether the two directions run their time loops side by side, one thread each: with two threads or more,
 // outside a parallel region. Each step of one direction is a few microseconds of work, too little to split
@@ -170,6 +291,19 @@ void forward_directions(int64_t d0, int64_t d1, const at::Tensor& pre, const at:
   scalar_t* op = out.data_ptr<scalar_t>();
   const low_t* bp = buffer.data_ptr<low_t>() + d0 * widest * G;
   const at::Tensor states = recurrent.narrow(0, d0, n), weights = w_hh_t.narrow(0, d0, n);
+  // bfloat16 with packed products: each step's product goes straight into its rows of ``gates``, in float32.
+  constexpr bool kBits = std::is_same_v<low_t, at::BFloat16>;
+  const bool packed = kBits && packed_steps(H);
+  const uint16_t* wp = nullptr;
+  if constexpr (kBits) {
+    if (packed) {
+      uint16_t* to = reused(packed_weights, n * H * G);
+      for (int64_t e = 0; e < n; ++e)
+        pack_pairs(H, G, bits(w_hh_t.data_ptr<low_t>()) + (d0 + e) * w_hh_t.stride(0), w_hh_t.stride(1),
+                   w_hh_t.stride(2), to + e * H * G);
+      wp = to;
+    }
+  }
   // The recurrent product and the previous cell state of a first step.
   const std::vector<low_t> no_product(G, low_t(0));
   const std::vector<scalar_t> no_cell(H, scalar_t(0));
@@ -177,7 +311,13 @@ void forward_directions(int64_t d0, int64_t d1, const at::Tensor& pre, const at:
     const int64_t size = sizes[t], start = offsets[t];
     const bool first = t == 0;
     const int64_t before = first ? 0 : offsets[t - 1];
-    if (!first) {
+    if (!first && packed) {
+      if constexpr (kBits) {
+        for (int64_t e = 0; e < n; ++e)
+          packed_product(size, H, G, bits(rp) + ((d0 + e) * (rows + 1) + before) * H, H, wp + e * H * G,
+                         gp + ((d0 + e) * rows + start) * G, G);
+      }
+    } else if (!first) {
       // shape: (n, size, G): h_{t-1} W_hh^T for the running sentences
       at::Tensor product = buffer.narrow(0, d0 * widest * G, n * size * G).view({n, size, G});
       at::bmm_out(product, states.narrow(1, before, size), weights);
@@ -186,9 +326,9 @@ void forward_directions(int64_t d0, int64_t d1, const at::Tensor& pre, const at:
       for (int64_t k = begin; k < end; ++k) {
         const int64_t d = d0 + k / size, r = k % size, row = start + r;
         const int64_t at = d == 0 ? row : rev[row];  // the token's forward position
-        forward_row<scalar_t, low_t>(
+        forward_row<scalar_t, low_t, low_t>(
             H, gp + (d * rows + row) * G, pp + at * 2 * G + d * G, biasp + d * G,
-            first ? no_product.data() : bp + k * G,
+            first ? no_product.data() : packed ? nullptr : bp + k * G,
             first ? no_cell.data() : cp + (d * (rows + 1) + before + r) * H, cp + (d * (rows + 1) + row) * H,
             tp + (d * rows + row) * H, op + at * 2 * H + d * H, rp + (d * (rows + 1) + row) * H);
       }
@@ -220,8 +360,22 @@ void backward_directions(int64_t d0, int64_t d1, const at::Tensor& gates, const 
   scalar_t* gcp = grad_c.data_ptr<scalar_t>();
   low_t* bp = buffer.data_ptr<low_t>() + d0 * widest * H;
   const at::Tensor step_grads = grad_low.narrow(0, d0, n), weights = w_hh.narrow(0, d0, n);
+  // bfloat16 with packed products: dh for the previous step comes in float32, (n, widest, H) in ``sums``.
+  constexpr bool kBits = std::is_same_v<low_t, at::BFloat16>;
+  const bool packed = kBits && packed_steps(H);
+  const uint16_t* wp = nullptr;
+  scalar_t* sums = nullptr;
+  if constexpr (kBits) {
+    if (packed) {
+      uint16_t* to = reused(packed_weights, n * G * H);
+      for (int64_t e = 0; e < n; ++e) pack_pairs(G, H, bits(w_hh.data_ptr<low_t>()) + (d0 + e) * G * H, H, 1, to + e * G * H);
+      wp = to;
+      sums = reused(packed_sums, n * widest * H);
+    }
+  }
   // dh from a next step that does not exist, and the previous cell state of a first step.
   const std::vector<low_t> no_next(H, low_t(0));
+  const std::vector<scalar_t> no_next_sum(H, scalar_t(0));
   const std::vector<scalar_t> no_cell(H, scalar_t(0));
   const int64_t steps = static_cast<int64_t>(sizes.size());
   for (int64_t t = steps - 1; t >= 0; --t) {
@@ -235,10 +389,18 @@ void backward_directions(int64_t d0, int64_t d1, const at::Tensor& gates, const 
         const int64_t e = k / size, d = d0 + e, r = k % size, row = start + r;
         const int64_t at = d == 0 ? row : rev[row];
         scalar_t* grads = sp + k * G;
-        backward_row<scalar_t, low_t>(
-            H, ap + (d * rows + row) * G, tp + (d * rows + row) * H, dhp + at * 2 * H + d * H,
-            r < carried ? bp + (e * carried + r) * H : no_next.data(),
-            t > 0 ? cp + (d * (rows + 1) + before + r) * H : no_cell.data(), gcp + (d * widest + r) * H, grads);
+        const scalar_t* c_prev = t > 0 ? cp + (d * (rows + 1) + before + r) * H : no_cell.data();
+        if (packed) {
+          backward_row<scalar_t, scalar_t>(H, ap + (d * rows + row) * G, tp + (d * rows + row) * H,
+                                           dhp + at * 2 * H + d * H,
+                                           r < carried ? sums + (e * widest + r) * H : no_next_sum.data(), c_prev,
+                                           gcp + (d * widest + r) * H, grads);
+        } else {
+          backward_row<scalar_t, low_t>(H, ap + (d * rows + row) * G, tp + (d * rows + row) * H,
+                                        dhp + at * 2 * H + d * H,
+                                        r < carried ? bp + (e * carried + r) * H : no_next.data(), c_prev,
+                                        gcp + (d * widest + r) * H, grads);
+        }
         low_t* low = low_p + (d * low_rows + row) * G;
         narrow_into(low, grads, G);
         std::memcpy(fwd_p + at * 2 * G + d * G, low, G * sizeof(low_t));
@@ -252,7 +414,13 @@ void backward_directions(int64_t d0, int64_t d1, const at::Tensor& gates, const 
         for (int64_t j = 0; j < G; ++j) gb[j] += grads[j];
       }
     }
-    if (t > 0) {
+    if (t > 0 && packed) {
+      if constexpr (kBits) {
+        for (int64_t e = 0; e < n; ++e)
+          packed_product(size, G, H, bits(low_p) + ((d0 + e) * low_rows + start) * G, G, wp + e * G * H,
+                         sums + e * widest * H, H);
+      }
+    } else if (t > 0) {
       // shape: (n, size, H): the gate gradients of this step times W_hh, dh for step t - 1
       at::Tensor product = buffer.narrow(0, d0 * widest * H, n * size * H).view({n, size, H});
       at::bmm_out(product, step_grads.narrow(1, start, size), weights);
@@ -536,9 +704,28 @@ int64_t parallel_threads(int64_t tasks) {
   return std::unique(seen.begin(), seen.end()) - seen.begin();
 }
 
+// Whether a layer of ``hidden`` units per direction runs its bfloat16 step products on the packed kernels.
+bool packed_products(int64_t hidden) { return packed_steps(hidden); }
+
+// a (m, k) times b (k, n), both bfloat16, through pack_pairs and packed_product: (m, n) float32. For the tests.
+at::Tensor packed_matmul(at::Tensor a, at::Tensor b) {
+  check(a.scalar_type() == at::kBFloat16 && b.scalar_type() == at::kBFloat16 && a.dim() == 2 && b.dim() == 2 &&
+            a.size(1) == b.size(0) && a.is_contiguous() && a.device().is_cpu() && b.device().is_cpu(),
+        "packed_matmul: a (m, k) contiguous and b (k, n), bfloat16 on the CPU");
+  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+  check(packed_steps(kPanel) && k % 2 == 0 && n % kPanel == 0, "packed_matmul: AVX512-BF16, k even, n a multiple of 64");
+  std::vector<uint16_t> packed(k * n);
+  pack_pairs(k, n, bits(b.data_ptr<at::BFloat16>()), b.stride(0), b.stride(1), packed.data());
+  at::Tensor c = at::empty({m, n}, a.options().dtype(at::kFloat));
+  packed_product(m, k, n, bits(a.data_ptr<at::BFloat16>()), k, packed.data(), c.data_ptr<float>(), n);
+  return c;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(medner, m) {
+  m.def("packed_products", &packed_products);
+  m.def("packed_matmul", &packed_matmul);
   m.def("parallel_threads", &parallel_threads);
   m.def("forward_steps", &forward_steps);
   m.def("backward_steps", &backward_steps);

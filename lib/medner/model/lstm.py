@@ -63,8 +63,9 @@ from medner.model import kernels
 #: Arithmetic of the LSTM's matrix products. ``float32`` is ``nn.LSTM``'s. ``bfloat16`` rounds the
 #: operands of every matrix product (inputs, weights, previous states, gate gradients) to bfloat16,
 #: which CPUs with AVX512-BF16 or AMX multiply two to three times faster; the products accumulate in
-#: float32 but come back rounded to bfloat16 (about 3 significant digits); gates, cell states, the
-#: outputs and every gradient handed back are float32.
+#: float32 but the batch-wide ones come back rounded to bfloat16 (about 3 significant digits); the
+#: recurrent step products stay float32 where the compiled kernels pack them (AVX512-BF16, hidden size a
+#: multiple of 64). Gates, cell states, the outputs and every gradient handed back are float32.
 PRECISIONS = ("float32", "bfloat16")
 
 
