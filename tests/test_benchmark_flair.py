@@ -72,6 +72,18 @@ def test_matmul_floor_counts_an_epochs_products_and_times_them():
         matmul_floor(10, 10, embedding_dim=4, precision="float16")
 
 
+def test_matmul_floor_times_the_step_products_the_epoch_runs():
+    """In bfloat16 on a CPU with AVX512-BF16 the time loops use the kernels' packed products, so the floor does."""
+    from medner.benchmark_flair import matmul_floor
+    from medner.model import kernels
+
+    floor = matmul_floor(1000, 0, embedding_dim=16, hidden=64, precision="bfloat16", repeats=2)
+    packed = kernels.packed_products()
+    assert floor["step_products"] == ("packed" if packed else "torch.bmm")
+    assert floor["gflops_step"] > 0
+    assert matmul_floor(1000, 0, embedding_dim=16, hidden=64, repeats=2)["step_products"] == "torch.bmm"
+
+
 def test_unknown_precisions_are_refused(tmp_path):
     (tmp_path / "train").mkdir()
     with pytest.raises(ValueError, match="precisions must be some of float32, bfloat16, got float16"):

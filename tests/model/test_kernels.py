@@ -134,7 +134,7 @@ def test_packed_products_are_float32_sums_of_bfloat16_operands(monkeypatch, rows
     a = torch.randn(rows, 96, generator=generator).bfloat16()
     b = torch.randn(128, 96, generator=generator).bfloat16().t() if transposed else \
         torch.randn(96, 128, generator=generator).bfloat16()
-    got = torch.ops.medner.packed_matmul(a, b)
+    got = torch.ops.medner.packed_matmul(a, torch.ops.medner.pack_weights(b), 128)
     expected = a.double() @ b.double()  # exact: bfloat16 products, sums of 96 terms
     assert got.dtype == torch.float32
     torch.testing.assert_close(got.double(), expected, rtol=0, atol=1e-4)
@@ -146,7 +146,9 @@ def test_packed_products_refuse_shapes_they_do_not_cover(monkeypatch):
     packed_kernels_or_skip(monkeypatch)
     assert torch.ops.medner.packed_products(256) and not torch.ops.medner.packed_products(48)
     with pytest.raises(RuntimeError, match="n a multiple of 64"):
-        torch.ops.medner.packed_matmul(torch.ones(2, 4).bfloat16(), torch.ones(4, 48).bfloat16())
+        torch.ops.medner.pack_weights(torch.ones(4, 48).bfloat16())
+    with pytest.raises(RuntimeError, match="k even"):
+        torch.ops.medner.pack_weights(torch.ones(3, 64).bfloat16())
 
 
 def test_bfloat16_layers_with_packed_products_are_the_same_on_one_and_two_threads(monkeypatch, threads):

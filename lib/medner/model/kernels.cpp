@@ -707,17 +707,28 @@ int64_t parallel_threads(int64_t tasks) {
 // Whether a layer of ``hidden`` units per direction runs its bfloat16 step products on the packed kernels.
 bool packed_products(int64_t hidden) { return packed_steps(hidden); }
 
-// a (m, k) times b (k, n), both bfloat16, through pack_pairs and packed_product: (m, n) float32. For the tests.
-at::Tensor packed_matmul(at::Tensor a, at::Tensor b) {
-  check(a.scalar_type() == at::kBFloat16 && b.scalar_type() == at::kBFloat16 && a.dim() == 2 && b.dim() == 2 &&
-            a.size(1) == b.size(0) && a.is_contiguous() && a.device().is_cpu() && b.device().is_cpu(),
-        "packed_matmul: a (m, k) contiguous and b (k, n), bfloat16 on the CPU");
-  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
-  check(packed_steps(kPanel) && k % 2 == 0 && n % kPanel == 0, "packed_matmul: AVX512-BF16, k even, n a multiple of 64");
-  std::vector<uint16_t> packed(k * n);
-  pack_pairs(k, n, bits(b.data_ptr<at::BFloat16>()), b.stride(0), b.stride(1), packed.data());
+// b (k, n) bfloat16, any strides, packed by pack_pairs (k even, n a multiple of 64): (k * n) bfloat16.
+at::Tensor pack_weights(at::Tensor b) {
+  check(b.scalar_type() == at::kBFloat16 && b.dim() == 2 && b.device().is_cpu(), "pack_weights: b (k, n) bfloat16 on the CPU");
+  const int64_t k = b.size(0), n = b.size(1);
+  check(packed_steps(kPanel) && k % 2 == 0 && n % kPanel == 0, "packed products: AVX512-BF16, k even, n a multiple of 64");
+  at::Tensor packed = at::empty({k * n}, b.options().memory_format(at::MemoryFormat::Contiguous));
+  pack_pairs(k, n, bits(b.data_ptr<at::BFloat16>()), b.stride(0), b.stride(1),
+             reinterpret_cast<uint16_t*>(packed.data_ptr<at::BFloat16>()));
+  return packed;
+}
+
+// a (m, k) bfloat16 times the (k, n) weights of pack_weights, as the time loops multiply: (m, n) float32.
+at::Tensor packed_matmul(at::Tensor a, at::Tensor packed, int64_t n) {
+  check(a.scalar_type() == at::kBFloat16 && packed.scalar_type() == at::kBFloat16 && a.dim() == 2 &&
+            a.is_contiguous() && packed.is_contiguous() && a.device().is_cpu() && packed.device().is_cpu(),
+        "packed_matmul: a (m, k) contiguous and packed weights, bfloat16 on the CPU");
+  const int64_t m = a.size(0), k = a.size(1);
+  check(packed_steps(kPanel) && k % 2 == 0 && n % kPanel == 0 && packed.numel() == k * n,
+        "packed products: AVX512-BF16, k even, n a multiple of 64, packed weights of k * n");
   at::Tensor c = at::empty({m, n}, a.options().dtype(at::kFloat));
-  packed_product(m, k, n, bits(a.data_ptr<at::BFloat16>()), k, packed.data(), c.data_ptr<float>(), n);
+  packed_product(m, k, n, bits(a.data_ptr<at::BFloat16>()), k,
+                 reinterpret_cast<const uint16_t*>(packed.data_ptr<at::BFloat16>()), c.data_ptr<float>(), n);
   return c;
 }
 
@@ -725,6 +736,7 @@ at::Tensor packed_matmul(at::Tensor a, at::Tensor b) {
 
 TORCH_LIBRARY(medner, m) {
   m.def("packed_products", &packed_products);
+  m.def("pack_weights", &pack_weights);
   m.def("packed_matmul", &packed_matmul);
   m.def("parallel_threads", &parallel_threads);
   m.def("forward_steps", &forward_steps);

@@ -167,6 +167,17 @@ def available_for(tensor) -> bool:
     return tensor.device.type == "cpu" and available()
 
 
+def packed_products() -> bool:
+    """Whether the loaded kernels have the packed bfloat16 step products (built for a CPU with AVX512-BF16)."""
+    if not available():
+        return False
+    if "packed" not in _state:
+        import torch
+
+        _state["packed"] = bool(torch.ops.medner.packed_products(64))
+    return _state["packed"]
+
+
 def in_use() -> str:
     """``"compiled"`` or ``"torch"``: which loops the fused CPU LSTM and the CRF run (for metrics.json)."""
     return "compiled" if available() else "torch"
