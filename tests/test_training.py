@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from medner.model import BiLSTMCRFTagger
-from medner.training import (TrainingConfig, length_bucketed_batches, predict_tags, resolve_progress, token_f1,
+from medner.training import (TrainingConfig, clip_gradients, length_bucketed_batches, predict_tags, resolve_progress, token_f1,
                              train_tagger)
 
 
@@ -131,3 +131,21 @@ def test_bad_inputs_are_refused_with_a_reason():
         train_tagger(small_model(), train_v, bad, train_v, lambda p: 0.0, progress="none")
     with pytest.raises(ValueError, match="dimension 8, the model expects 5"):
         train_tagger(BiLSTMCRFTagger(5, 3, hidden_size=4), train_v, train_t, train_v, lambda p: 0.0, progress="none")
+
+
+@pytest.mark.parametrize("max_norm", [1e-3, 5.0, 1e6])
+def test_clip_gradients_gives_clip_grad_norm_s_gradients_exactly(max_norm):
+    """Clipping (tiny limit), the usual case and no clipping at all: the same gradients, bit for bit."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(7, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    x = torch.randn(11, 7)
+    results = []
+    for clip in (clip_gradients, torch.nn.utils.clip_grad_norm_):
+        model.zero_grad(set_to_none=True)
+        model(x).pow(2).sum().backward()
+        clip(model.parameters(), max_norm)
+        results.append([p.grad.clone() for p in model.parameters()])
+    ours, theirs = results
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    norm = torch.nn.utils.get_total_norm(ours)
+    assert (norm <= max_norm + 1e-4) if max_norm < 1 else norm < max_norm
