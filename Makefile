@@ -186,8 +186,8 @@ figures: $(STAMP) ## Redraw the figures and tables from the runs already finishe
 lab: $(STAMP) ## Start JupyterLab on the notebooks
 	$(BIN)/jupyter lab --notebook-dir=$(NB) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
-bench: $(STAMP) ## Benchmarks on PHEE: training speed vs flair's own trainer, BERT embedder vs a bare forward pass, cache
-	$(BIN)/medner bench --out $(RESULTS)/bench/training.json
+bench: $(STAMP) ## Benchmarks on PHEE: training speed vs flair's own trainer (both on THREADS threads), BERT embedder vs a bare forward pass, cache
+	$(BIN)/medner bench --threads $(RUN_THREADS) --out $(RESULTS)/bench/training.json
 	$(BIN)/medner bench-embeddings --out $(RESULTS)/bench/embeddings.json
 
 strip: $(STAMP) ## Remove outputs and execution counts from the committed notebooks
