@@ -73,15 +73,16 @@ def test_matmul_floor_counts_an_epochs_products_and_times_them():
 
 
 def test_matmul_floor_times_the_step_products_the_epoch_runs():
-    """In bfloat16 on a CPU with AVX512-BF16 the time loops use the kernels' packed products, so the floor does."""
+    """On a CPU with AVX-512 the time loops use the kernels' packed products, so the floor does."""
     from medner.benchmark_flair import matmul_floor
     from medner.model import kernels
 
-    floor = matmul_floor(1000, 0, embedding_dim=16, hidden=64, precision="bfloat16", repeats=2)
-    packed = kernels.packed_products()
-    assert floor["step_products"] == ("packed" if packed else "torch.bmm")
-    assert floor["gflops_step"] > 0
-    assert matmul_floor(1000, 0, embedding_dim=16, hidden=64, repeats=2)["step_products"] == "torch.bmm"
+    for precision in ("float32", "bfloat16"):
+        floor = matmul_floor(1000, 0, embedding_dim=16, hidden=64, precision=precision, repeats=2)
+        assert floor["step_products"] == ("packed" if kernels.packed_products(precision) else "torch.bmm")
+        assert floor["gflops_step"] > 0
+    # a hidden size the packed products do not cover
+    assert matmul_floor(1000, 0, embedding_dim=16, hidden=8, repeats=2)["step_products"] == "torch.bmm"
 
 
 def test_unknown_precisions_are_refused(tmp_path):

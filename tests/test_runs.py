@@ -38,6 +38,8 @@ def test_a_demo_run_writes_a_complete_folder_and_reruns_are_no_ops(medner_root, 
     from medner.model import kernels
 
     assert metrics["config"]["training"]["kernels"] == kernels.in_use()  # which LSTM time loops ran
+    # hidden size 16: not a multiple of 64, so never the packed step products
+    assert metrics["config"]["training"]["step_products"] == "bmm"
     assert metrics["cost"]["epochs"] == 2 and metrics["best_epoch"] in (1, 2)
     # The stored test scores are what the span scorer gives on the written predictions.
     from medner.corpus.registry import load_corpus

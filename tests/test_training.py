@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from medner.model import BiLSTMCRFTagger
-from medner.training import (TrainingConfig, clip_gradients, length_bucketed_batches, predict_tags, resolve_progress, token_f1,
+from medner.training import (TrainingConfig, clip_gradients, step_products_of, length_bucketed_batches, predict_tags, resolve_progress, token_f1,
                              train_tagger)
 
 
@@ -149,3 +149,19 @@ def test_clip_gradients_gives_clip_grad_norm_s_gradients_exactly(max_norm):
     assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
     norm = torch.nn.utils.get_total_norm(ours)
     assert (norm <= max_norm + 1e-4) if max_norm < 1 else norm < max_norm
+
+
+def test_runs_say_which_step_products_they_used(monkeypatch):
+    """The packed products and ATen's sum in different orders, so a run records which it used."""
+    from medner.model import kernels
+
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "torch")
+    assert step_products_of(BiLSTMCRFTagger(5, 3, hidden_size=64), kernels.in_use()) == "bmm"
+    assert step_products_of(BiLSTMCRFTagger(5, 3, hidden_size=64), "nn.LSTM") == "nn.LSTM"
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "auto")
+    if kernels.in_use() != "compiled":
+        pytest.skip("the compiled kernels do not build here")
+    for precision in ("float32", "bfloat16"):
+        expected = "packed" if kernels.packed_products(precision) else "bmm"
+        assert step_products_of(BiLSTMCRFTagger(5, 3, hidden_size=64, precision=precision), "compiled") == expected
+        assert step_products_of(BiLSTMCRFTagger(5, 3, hidden_size=48, precision=precision), "compiled") == "bmm"

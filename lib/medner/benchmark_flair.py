@@ -69,8 +69,8 @@ def matmul_floor(train_tokens: int, dev_tokens: int, *, embedding_dim: int, hidd
     backward, both directions; dev: the forward products), times them on the shapes an epoch uses
     (a batch of ``batch`` sentences of about 24 tokens, one recurrent step of ``batch`` rows) at
     ``precision``, and divides. The products are timed as our epoch computes them: ``torch.mm``
-    and ``torch.bmm``, and in bfloat16 on CPUs with AVX512-BF16 the kernels' packed step products
-    (one direction per thread, as the time loops run them). Element-wise work, the CRF and Python
+    and ``torch.bmm``, and on CPUs with AVX-512 (AVX512-BF16 for bfloat16) the kernels' packed step
+    products (one direction per thread, as the time loops run them). Element-wise work, the CRF and Python
     are left out, so an epoch that multiplies at these rates cannot be faster; faster matrix
     products would lower it.
 
@@ -109,7 +109,7 @@ def matmul_floor(train_tokens: int, dev_tokens: int, *, embedding_dim: int, hidd
 
     from medner.model import kernels
 
-    packed = dtype == torch.bfloat16 and kernels.packed_products() and hidden % 64 == 0
+    packed = kernels.packed_products(precision) and hidden % 64 == 0
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -65,7 +65,8 @@ METRICS_SCHEMA: dict[str, Any] = {
     "config": {
         "model": (dict, "BiLSTMCRFTagger keyword arguments (hidden_size, dropouts, use_crf, ...)"),
         "training": (dict, "TrainingConfig values (learning rate, batch size, annealing, max_epochs, seed, threads) "
-                           "and kernels: the LSTM's and CRF's loops, compiled or torch (medner.model.kernels)"),
+                           "and kernels: the LSTM's and CRF's loops, compiled or torch (medner.model.kernels), "
+                           "and step_products: the LSTM's step products, packed (the kernels' own) or bmm"),
         "tag_scheme": (str, "BIO or BIOES"),
         "tags": (list, "the tag dictionary, index order"),
         "embedding": (dict, "spec name, family, source, options, embedder fingerprint and dimension"),
@@ -396,6 +397,7 @@ def execute_run(
     training_config = asdict(config)
     training_config["num_threads"] = result.num_threads
     training_config["kernels"] = result.kernels
+    training_config["step_products"] = result.step_products
     metrics = {
         "schema_version": SCHEMA_VERSION,
         "run": {

@@ -94,6 +94,7 @@ class TrainingResult:
     seeds: dict = field(default_factory=dict)
     stopped_because: str = ""
     kernels: str = ""  # the LSTM's and CRF's loops: "compiled", "torch" (see medner.model.kernels) or "nn.LSTM"
+    step_products: str = ""  # the LSTM's step products: "packed" (the kernels' own), "bmm" or "nn.LSTM"
 
     def history_rows(self) -> list[dict]:
         return [asdict(r) for r in self.history]
@@ -193,6 +194,17 @@ def length_bucketed_batches(
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def step_products_of(model: BiLSTMCRFTagger, loops: str) -> str:
+    """How the LSTM's recurrent step products are computed: ``"packed"`` (the compiled kernels' own, on
+    AVX-512; see :func:`medner.model.kernels.packed_products`), ``"bmm"`` (ATen's) or ``"nn.LSTM"``.
+    They sum in different orders, so the last digits of a run depend on it."""
+    if loops == "nn.LSTM":
+        return loops
+    precision = model.config.get("precision", "float32")
+    packed = loops == "compiled" and kernels.packed_products(precision) and model.config["hidden_size"] % 64 == 0
+    return "packed" if packed else "bmm"
 
 
 def clip_gradients(parameters, max_norm: float) -> None:
@@ -312,6 +324,7 @@ def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mo
     # Which loops the LSTM and the CRF run; on a CPU this compiles them on first use, before any timing starts.
     on_cpu = all(p.device.type == "cpu" for p in model.parameters())
     loops = kernels.in_use() if on_cpu else "nn.LSTM"
+    step_products = step_products_of(model, loops)
 
     optimiser = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
     lr = config.learning_rate
@@ -385,4 +398,5 @@ def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mo
         seeds=seeds,
         stopped_because=stopped,
         kernels=loops,
+        step_products=step_products,
     )

@@ -114,46 +114,55 @@ def test_the_kernels_parallel_loops_use_the_threads_torch_is_given(monkeypatch, 
     assert torch.ops.medner.parallel_threads(1) == 1
 
 
-def packed_kernels_or_skip(monkeypatch):
-    """The compiled kernels, where they build and this CPU has AVX512-BF16 (the packed products); else skip."""
+def packed_kernels_or_skip(monkeypatch, precision):
+    """The compiled kernels, where they build and this CPU has the packed products at ``precision``; else skip."""
     monkeypatch.setenv("MEDNER_KERNELS", "compiled")
     try:
         kernels.available()
     except RuntimeError as error:
         pytest.skip(f"the compiled LSTM kernels do not build on this machine: {error}")
-    if not torch.ops.medner.packed_products(64):
-        pytest.skip("this CPU has no AVX512-BF16: the bfloat16 step products run through at::bmm")
+    if not kernels.packed_products(precision):
+        pytest.skip(f"this CPU has no AVX-512{'-BF16' if precision == 'bfloat16' else ''}: the {precision} step "
+                    "products run through at::bmm")
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 @pytest.mark.parametrize("rows", [1, 5, 6, 7, 13, 32])
 @pytest.mark.parametrize("transposed", [False, True])
-def test_packed_products_are_float32_sums_of_bfloat16_operands(monkeypatch, rows, transposed):
+def test_packed_products_are_float32_sums(monkeypatch, precision, rows, transposed):
     """Every tile height (6 rows, and the 1-5 left over) and weights in either layout, as the time loops use them."""
-    packed_kernels_or_skip(monkeypatch)
+    packed_kernels_or_skip(monkeypatch, precision)
+    dtype = DTYPES[precision]
     generator = torch.Generator().manual_seed(rows)
-    a = torch.randn(rows, 96, generator=generator).bfloat16()
-    b = torch.randn(128, 96, generator=generator).bfloat16().t() if transposed else \
-        torch.randn(96, 128, generator=generator).bfloat16()
+    a = torch.randn(rows, 96, generator=generator).to(dtype)
+    b = torch.randn(128, 96, generator=generator).to(dtype).t() if transposed else \
+        torch.randn(96, 128, generator=generator).to(dtype)
     got = torch.ops.medner.packed_matmul(a, torch.ops.medner.pack_weights(b), 128)
-    expected = a.double() @ b.double()  # exact: bfloat16 products, sums of 96 terms
+    expected = a.double() @ b.double()  # sums of 96 exact products
     assert got.dtype == torch.float32
     torch.testing.assert_close(got.double(), expected, rtol=0, atol=1e-4)
-    # not rounded to bfloat16 on the way out (8 significant bits would be off by far more than 1e-4)
-    assert (got.double() - expected).abs().max() < (got.bfloat16().double() - expected).abs().max()
+    if precision == "bfloat16":
+        # not rounded to bfloat16 on the way out (8 significant bits would be off by far more than 1e-4)
+        assert (got.double() - expected).abs().max() < (got.bfloat16().double() - expected).abs().max()
 
 
 def test_packed_products_refuse_shapes_they_do_not_cover(monkeypatch):
-    packed_kernels_or_skip(monkeypatch)
-    assert torch.ops.medner.packed_products(256) and not torch.ops.medner.packed_products(48)
+    packed_kernels_or_skip(monkeypatch, "bfloat16")
+    assert torch.ops.medner.packed_products(256, "bfloat16") and not torch.ops.medner.packed_products(48, "float32")
     with pytest.raises(RuntimeError, match="n a multiple of 64"):
         torch.ops.medner.pack_weights(torch.ones(4, 48).bfloat16())
-    with pytest.raises(RuntimeError, match="k even"):
+    with pytest.raises(RuntimeError, match="k even in bfloat16"):
         torch.ops.medner.pack_weights(torch.ones(3, 64).bfloat16())
+    assert torch.ops.medner.pack_weights(torch.ones(3, 64)).numel() == 3 * 64  # float32 takes any k
 
 
-def test_bfloat16_layers_with_packed_products_are_the_same_on_one_and_two_threads(monkeypatch, threads):
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_layers_with_packed_products_are_the_same_on_one_and_two_threads(monkeypatch, threads, precision):
     """Each direction's step products sum in the same order whatever the thread: identical, not just close."""
-    packed_kernels_or_skip(monkeypatch)
+    packed_kernels_or_skip(monkeypatch, precision)
     torch.manual_seed(2)
     lstm = torch.nn.LSTM(16, 64, bidirectional=True, batch_first=True)
     lengths = torch.tensor([9, 2, 13, 9, 1, 7, 11])
@@ -162,7 +171,7 @@ def test_bfloat16_layers_with_packed_products_are_the_same_on_one_and_two_thread
     for count in (1, 2):
         threads(count)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out = run_bilstm(lstm, packed, fused=True, precision="bfloat16").data
+        out = run_bilstm(lstm, packed, fused=True, precision=precision).data
         weights = torch.linspace(-1, 1, out.numel()).view_as(out)
         results.append((out.detach(), torch.autograd.grad((out * weights).sum(), [x, *lstm.parameters()])))
     (out_1, grads_1), (out_2, grads_2) = results

@@ -4,9 +4,9 @@
 // LSTM. Same arithmetic as the pure PyTorch loops in lstm.py (the reference, and the tests' yardstick):
 // one batched matrix product per step through ATen (at::bmm_out, so MKL/oneDNN as in PyTorch),
 // and everything element-wise of that step in ONE pass over the running rows instead of a dozen
-// PyTorch operations, each with its own dispatch, temporary and trip through memory. In bfloat16 on CPUs
-// with AVX512-BF16 the step products are this file's own (packed_product): the recurrent weights packed
-// once per batch, sums kept in float32.
+// PyTorch operations, each with its own dispatch, temporary and trip through memory. On CPUs with
+// AVX-512 (AVX512-BF16 for bfloat16) the float32 and bfloat16 step products are this file's own
+// (packed_product): the recurrent weights packed once per batch, sums kept in float32.
 //
 // Two row orders. The layer's inputs and outputs are in packed order ("forward positions", as the
 // PackedSequence holds them). The time loops run over "internal" rows: direction 0 in packed order,
@@ -47,14 +47,20 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX512F__) && defined(__AVX512BF16__)
+#if defined(__AVX512F__)
 #include <immintrin.h>
-#define MEDNER_PACKED_PRODUCTS 1
+#define MEDNER_PACKED_FLOAT 1
 #else
-#define MEDNER_PACKED_PRODUCTS 0
+#define MEDNER_PACKED_FLOAT 0
+#endif
+#if defined(__AVX512F__) && defined(__AVX512BF16__)
+#define MEDNER_PACKED_BF16 1
+#else
+#define MEDNER_PACKED_BF16 0
 #endif
 
 namespace {
@@ -160,24 +166,42 @@ inline void backward_row(int64_t H, const scalar_t* __restrict__ a, const scalar
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The recurrent step products in bfloat16, on CPUs with AVX512-BF16 (MEDNER_PACKED_PRODUCTS). A step multiplies
-// at most a batch of rows (32) by the recurrent weights (H x 4H forward, 4H x H backward): through at::bmm_out
-// that costs a call, a reorder of the whole weight matrix into oneDNN's layout and a bfloat16 copy of the
-// result, every step, and reaches about a third of the CPU's dot-product rate. Here the weights are packed once
-// per batch and direction, the products accumulate in float32 registers and are stored in float32, where the
-// time loop reads them next (forward: in place of the pre-activations; backward: dh for the previous step).
+// The recurrent step products on CPUs with AVX-512: float32 (MEDNER_PACKED_FLOAT), and bfloat16 where the CPU
+// also has AVX512-BF16 (MEDNER_PACKED_BF16). A step multiplies at most a batch of rows (32) by the recurrent
+// weights (H x 4H forward, 4H x H backward): through at::bmm_out that costs a call and a re-packing of the
+// whole weight matrix every step (and in bfloat16 a result rounded to bfloat16), and reaches a third to a half
+// of the CPU's multiply-add rate at these sizes. Here the weights are packed once per batch and direction,
+// the products accumulate in float32 registers and are stored in float32, where the time loop reads them
+// next (forward: in place of the pre-activations; backward: dh for the previous step).
 
 // Columns per panel of packed weights (four vectors of 16 float32 sums) and rows per tile: 6 x 4 = 24
-// accumulators of the 32 vector registers, one weight vector load per 6 dot-product instructions.
+// accumulators of the 32 vector registers, one weight vector load per 6 multiply-add instructions.
 constexpr int64_t kPanel = 64;
 constexpr int kTileRows = 6;
 
-// Whether a layer of ``hidden`` units per direction runs its bfloat16 step products on the packed kernels.
-inline bool packed_steps(int64_t hidden) { return MEDNER_PACKED_PRODUCTS && hidden % kPanel == 0; }
+// Whether a layer of ``hidden`` units per direction runs its step products (in low_t) on the packed kernels.
+template <typename low_t>
+inline bool packed_steps(int64_t hidden) {
+  if constexpr (std::is_same_v<low_t, at::BFloat16>) {
+    return MEDNER_PACKED_BF16 && hidden % kPanel == 0;
+  } else if constexpr (std::is_same_v<low_t, float>) {
+    return MEDNER_PACKED_FLOAT && hidden % kPanel == 0;
+  } else {
+    return false;
+  }
+}
 
-// Packs B (k x n, k even, n a multiple of kPanel; element (i, j) at src[i * sk + j * sn]) for packed_product:
-// panels of kPanel columns, each (k / 2, kPanel, 2), the two rows one dot-product instruction pairs side by side.
-inline void pack_pairs(int64_t k, int64_t n, const uint16_t* src, int64_t sk, int64_t sn, uint16_t* dst) {
+// The packed products' operands: bfloat16 as its bits, float32 as it is.
+inline const uint16_t* bits(const at::BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
+inline uint16_t* bits(at::BFloat16* p) { return reinterpret_cast<uint16_t*>(p); }
+inline const float* bits(const float* p) { return p; }
+template <typename low_t>
+using bits_t = std::conditional_t<std::is_same_v<low_t, at::BFloat16>, uint16_t, float>;
+
+// Packs B (k x n, n a multiple of kPanel; element (i, j) at src[i * sk + j * sn]) for packed_product, in
+// panels of kPanel columns. bfloat16 (k even): each panel (k / 2, kPanel, 2), the two rows one dot-product
+// instruction takes side by side. float32: each panel (k, kPanel).
+inline void pack_weights_into(int64_t k, int64_t n, const uint16_t* src, int64_t sk, int64_t sn, uint16_t* dst) {
   for (int64_t panel = 0; panel < n / kPanel; ++panel)
     for (int64_t i = 0; i < k / 2; ++i)
       for (int64_t c = 0; c < kPanel; ++c) {
@@ -188,28 +212,52 @@ inline void pack_pairs(int64_t k, int64_t n, const uint16_t* src, int64_t sk, in
       }
 }
 
-#if MEDNER_PACKED_PRODUCTS
-// R rows of C, one panel's kPanel columns: C = A B, A (R x k) bfloat16 rows ``lda`` apart, sums in float32.
-template <int R>
-inline void product_tile(int64_t pairs, const uint16_t* a, int64_t lda, const uint16_t* panel, float* c,
-                         int64_t ldc) {
+inline void pack_weights_into(int64_t k, int64_t n, const float* src, int64_t sk, int64_t sn, float* dst) {
+  for (int64_t panel = 0; panel < n / kPanel; ++panel)
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t c = 0; c < kPanel; ++c) dst[(panel * k + i) * kPanel + c] = src[i * sk + (panel * kPanel + c) * sn];
+}
+
+#if MEDNER_PACKED_FLOAT
+// R rows of C, one panel's kPanel columns: C = A B, A (R x k) rows ``lda`` apart, sums in float32.
+// bfloat16: one dot-product instruction per pair of k; float32: one fused multiply-add per k.
+template <int R, typename in_t>
+inline void product_tile(int64_t k, const in_t* a, int64_t lda, const in_t* panel, float* c, int64_t ldc) {
   __m512 acc[R][4];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < pairs; ++i) {
-    const uint16_t* b = panel + i * 2 * kPanel;
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32),
-                   b2 = (__m512bh)_mm512_loadu_si512(b + 64), b3 = (__m512bh)_mm512_loadu_si512(b + 96);
+  if constexpr (std::is_same_v<in_t, uint16_t>) {
+#if MEDNER_PACKED_BF16
+    for (int64_t i = 0; i < k / 2; ++i) {
+      const uint16_t* b = panel + i * 2 * kPanel;
+      const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32),
+                     b2 = (__m512bh)_mm512_loadu_si512(b + 64), b3 = (__m512bh)_mm512_loadu_si512(b + 96);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      int32_t pair;
-      std::memcpy(&pair, a + r * lda + 2 * i, sizeof pair);
-      const __m512bh x = (__m512bh)_mm512_set1_epi32(pair);
-      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
-      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
-      acc[r][2] = _mm512_dpbf16_ps(acc[r][2], x, b2);
-      acc[r][3] = _mm512_dpbf16_ps(acc[r][3], x, b3);
+      for (int r = 0; r < R; ++r) {
+        int32_t pair;
+        std::memcpy(&pair, a + r * lda + 2 * i, sizeof pair);
+        const __m512bh x = (__m512bh)_mm512_set1_epi32(pair);
+        acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
+        acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
+        acc[r][2] = _mm512_dpbf16_ps(acc[r][2], x, b2);
+        acc[r][3] = _mm512_dpbf16_ps(acc[r][3], x, b3);
+      }
+    }
+#endif
+  } else {
+    for (int64_t i = 0; i < k; ++i) {
+      const float* b = panel + i * kPanel;
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32),
+                   b3 = _mm512_loadu_ps(b + 48);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512 x = _mm512_set1_ps(a[r * lda + i]);
+        acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        acc[r][2] = _mm512_fmadd_ps(x, b2, acc[r][2]);
+        acc[r][3] = _mm512_fmadd_ps(x, b3, acc[r][3]);
+      }
     }
   }
 #pragma GCC unroll 8
@@ -218,30 +266,30 @@ inline void product_tile(int64_t pairs, const uint16_t* a, int64_t lda, const ui
 }
 #endif
 
-// C (m x n, rows ``ldc`` apart) = A (m x k bfloat16, rows ``lda`` apart) times B packed by pack_pairs, in
-// float32. Each sum runs over k in the same order whatever m, the rows or the thread.
-inline void packed_product(int64_t m, int64_t k, int64_t n, const uint16_t* a, int64_t lda, const uint16_t* packed,
+// C (m x n, rows ``ldc`` apart, float32) = A (m x k, rows ``lda`` apart) times B packed by pack_weights_into,
+// sums in float32. Each sum runs over k in the same order whatever m, the rows or the thread.
+template <typename in_t>
+inline void packed_product(int64_t m, int64_t k, int64_t n, const in_t* a, int64_t lda, const in_t* packed,
                            float* c, int64_t ldc) {
-#if MEDNER_PACKED_PRODUCTS
-  const int64_t pairs = k / 2;
+#if MEDNER_PACKED_FLOAT
   for (int64_t panel = 0; panel < n / kPanel; ++panel) {
-    const uint16_t* b = packed + panel * pairs * 2 * kPanel;
+    const in_t* b = packed + panel * k * kPanel;
     float* out = c + panel * kPanel;
     int64_t r = 0;
-    for (; r + kTileRows <= m; r += kTileRows) product_tile<kTileRows>(pairs, a + r * lda, lda, b, out + r * ldc, ldc);
-    const uint16_t* a_rest = a + r * lda;
+    for (; r + kTileRows <= m; r += kTileRows) product_tile<kTileRows>(k, a + r * lda, lda, b, out + r * ldc, ldc);
+    const in_t* a_rest = a + r * lda;
     float* c_rest = out + r * ldc;
     switch (m - r) {
-      case 5: product_tile<5>(pairs, a_rest, lda, b, c_rest, ldc); break;
-      case 4: product_tile<4>(pairs, a_rest, lda, b, c_rest, ldc); break;
-      case 3: product_tile<3>(pairs, a_rest, lda, b, c_rest, ldc); break;
-      case 2: product_tile<2>(pairs, a_rest, lda, b, c_rest, ldc); break;
-      case 1: product_tile<1>(pairs, a_rest, lda, b, c_rest, ldc); break;
+      case 5: product_tile<5>(k, a_rest, lda, b, c_rest, ldc); break;
+      case 4: product_tile<4>(k, a_rest, lda, b, c_rest, ldc); break;
+      case 3: product_tile<3>(k, a_rest, lda, b, c_rest, ldc); break;
+      case 2: product_tile<2>(k, a_rest, lda, b, c_rest, ldc); break;
+      case 1: product_tile<1>(k, a_rest, lda, b, c_rest, ldc); break;
       default: break;
     }
   }
 #else
-  TORCH_CHECK(false, "medner kernels: built without AVX512-BF16, no packed products");
+  TORCH_CHECK(false, "medner kernels: built without AVX-512, no packed products");
 #endif
 }
 
@@ -251,10 +299,12 @@ T* reused(std::vector<T>& memory, size_t n) {
   if (memory.size() < n) memory.resize(n);
   return memory.data();
 }
-thread_local std::vector<uint16_t> packed_weights;
+template <typename T>
+std::vector<T>& packed_weights() {
+  static thread_local std::vector<T> memory;
+  return memory;
+}
 thread_local std::vector<float> packed_sums;
-
-inline const uint16_t* bits(const at::BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
 
 // Whether the two directions run their time loops side by side, one thread each: with two threads or more,
 // outside a parallel region. Each step of one direction is a few microseconds of work, too little to split
@@ -291,16 +341,16 @@ void forward_directions(int64_t d0, int64_t d1, const at::Tensor& pre, const at:
   scalar_t* op = out.data_ptr<scalar_t>();
   const low_t* bp = buffer.data_ptr<low_t>() + d0 * widest * G;
   const at::Tensor states = recurrent.narrow(0, d0, n), weights = w_hh_t.narrow(0, d0, n);
-  // bfloat16 with packed products: each step's product goes straight into its rows of ``gates``, in float32.
-  constexpr bool kBits = std::is_same_v<low_t, at::BFloat16>;
-  const bool packed = kBits && packed_steps(H);
-  const uint16_t* wp = nullptr;
-  if constexpr (kBits) {
+  // Packed products: each step's product goes straight into its rows of ``gates``, in float32.
+  constexpr bool kPackable = std::is_same_v<scalar_t, float> && !std::is_same_v<low_t, double>;
+  const bool packed = kPackable && packed_steps<low_t>(H);
+  const bits_t<low_t>* wp = nullptr;
+  if constexpr (kPackable) {
     if (packed) {
-      uint16_t* to = reused(packed_weights, n * H * G);
+      bits_t<low_t>* to = reused(packed_weights<bits_t<low_t>>(), n * H * G);
       for (int64_t e = 0; e < n; ++e)
-        pack_pairs(H, G, bits(w_hh_t.data_ptr<low_t>()) + (d0 + e) * w_hh_t.stride(0), w_hh_t.stride(1),
-                   w_hh_t.stride(2), to + e * H * G);
+        pack_weights_into(H, G, bits(w_hh_t.data_ptr<low_t>()) + (d0 + e) * w_hh_t.stride(0), w_hh_t.stride(1),
+                          w_hh_t.stride(2), to + e * H * G);
       wp = to;
     }
   }
@@ -312,7 +362,7 @@ void forward_directions(int64_t d0, int64_t d1, const at::Tensor& pre, const at:
     const bool first = t == 0;
     const int64_t before = first ? 0 : offsets[t - 1];
     if (!first && packed) {
-      if constexpr (kBits) {
+      if constexpr (kPackable) {
         for (int64_t e = 0; e < n; ++e)
           packed_product(size, H, G, bits(rp) + ((d0 + e) * (rows + 1) + before) * H, H, wp + e * H * G,
                          gp + ((d0 + e) * rows + start) * G, G);
@@ -360,15 +410,16 @@ void backward_directions(int64_t d0, int64_t d1, const at::Tensor& gates, const 
   scalar_t* gcp = grad_c.data_ptr<scalar_t>();
   low_t* bp = buffer.data_ptr<low_t>() + d0 * widest * H;
   const at::Tensor step_grads = grad_low.narrow(0, d0, n), weights = w_hh.narrow(0, d0, n);
-  // bfloat16 with packed products: dh for the previous step comes in float32, (n, widest, H) in ``sums``.
-  constexpr bool kBits = std::is_same_v<low_t, at::BFloat16>;
-  const bool packed = kBits && packed_steps(H);
-  const uint16_t* wp = nullptr;
+  // Packed products: dh for the previous step comes in float32, (n, widest, H) in ``sums``.
+  constexpr bool kPackable = std::is_same_v<scalar_t, float> && !std::is_same_v<low_t, double>;
+  const bool packed = kPackable && packed_steps<low_t>(H);
+  const bits_t<low_t>* wp = nullptr;
   scalar_t* sums = nullptr;
-  if constexpr (kBits) {
+  if constexpr (kPackable) {
     if (packed) {
-      uint16_t* to = reused(packed_weights, n * G * H);
-      for (int64_t e = 0; e < n; ++e) pack_pairs(G, H, bits(w_hh.data_ptr<low_t>()) + (d0 + e) * G * H, H, 1, to + e * G * H);
+      bits_t<low_t>* to = reused(packed_weights<bits_t<low_t>>(), n * G * H);
+      for (int64_t e = 0; e < n; ++e)
+        pack_weights_into(G, H, bits(w_hh.data_ptr<low_t>()) + (d0 + e) * G * H, H, 1, to + e * G * H);
       wp = to;
       sums = reused(packed_sums, n * widest * H);
     }
@@ -415,7 +466,7 @@ void backward_directions(int64_t d0, int64_t d1, const at::Tensor& gates, const 
       }
     }
     if (t > 0 && packed) {
-      if constexpr (kBits) {
+      if constexpr (kPackable) {
         for (int64_t e = 0; e < n; ++e)
           packed_product(size, G, H, bits(low_p) + ((d0 + e) * low_rows + start) * G, G, wp + e * G * H,
                          sums + e * widest * H, H);
@@ -704,31 +755,52 @@ int64_t parallel_threads(int64_t tasks) {
   return std::unique(seen.begin(), seen.end()) - seen.begin();
 }
 
-// Whether a layer of ``hidden`` units per direction runs its bfloat16 step products on the packed kernels.
-bool packed_products(int64_t hidden) { return packed_steps(hidden); }
+// Whether a layer of ``hidden`` units per direction runs its step products of ``type`` ("float32" or
+// "bfloat16") on the packed kernels.
+bool packed_products(int64_t hidden, std::string type) {
+  check(type == "float32" || type == "bfloat16", "packed_products: float32 or bfloat16");
+  return type == "float32" ? packed_steps<float>(hidden) : packed_steps<at::BFloat16>(hidden);
+}
 
-// b (k, n) bfloat16, any strides, packed by pack_pairs (k even, n a multiple of 64): (k * n) bfloat16.
+template <typename low_t>
+void check_packable(int64_t k, int64_t n) {
+  check(packed_steps<low_t>(kPanel) && n % kPanel == 0 && (std::is_same_v<low_t, float> || k % 2 == 0),
+        "packed products: AVX-512 (AVX512-BF16 for bfloat16), k even in bfloat16, n a multiple of 64");
+}
+
+// b (k, n) float32 or bfloat16, any strides, packed by pack_weights_into: (k * n) of b's type.
 at::Tensor pack_weights(at::Tensor b) {
-  check(b.scalar_type() == at::kBFloat16 && b.dim() == 2 && b.device().is_cpu(), "pack_weights: b (k, n) bfloat16 on the CPU");
+  check(b.dim() == 2 && b.device().is_cpu() && (b.scalar_type() == at::kFloat || b.scalar_type() == at::kBFloat16),
+        "pack_weights: b (k, n) float32 or bfloat16 on the CPU");
   const int64_t k = b.size(0), n = b.size(1);
-  check(packed_steps(kPanel) && k % 2 == 0 && n % kPanel == 0, "packed products: AVX512-BF16, k even, n a multiple of 64");
   at::Tensor packed = at::empty({k * n}, b.options().memory_format(at::MemoryFormat::Contiguous));
-  pack_pairs(k, n, bits(b.data_ptr<at::BFloat16>()), b.stride(0), b.stride(1),
-             reinterpret_cast<uint16_t*>(packed.data_ptr<at::BFloat16>()));
+  if (b.scalar_type() == at::kBFloat16) {
+    check_packable<at::BFloat16>(k, n);
+    pack_weights_into(k, n, bits(b.data_ptr<at::BFloat16>()), b.stride(0), b.stride(1),
+                      bits(packed.data_ptr<at::BFloat16>()));
+  } else {
+    check_packable<float>(k, n);
+    pack_weights_into(k, n, b.data_ptr<float>(), b.stride(0), b.stride(1), packed.data_ptr<float>());
+  }
   return packed;
 }
 
-// a (m, k) bfloat16 times the (k, n) weights of pack_weights, as the time loops multiply: (m, n) float32.
+// a (m, k) times the (k, n) weights of pack_weights (the same type), as the time loops multiply: (m, n) float32.
 at::Tensor packed_matmul(at::Tensor a, at::Tensor packed, int64_t n) {
-  check(a.scalar_type() == at::kBFloat16 && packed.scalar_type() == at::kBFloat16 && a.dim() == 2 &&
-            a.is_contiguous() && packed.is_contiguous() && a.device().is_cpu() && packed.device().is_cpu(),
-        "packed_matmul: a (m, k) contiguous and packed weights, bfloat16 on the CPU");
+  check(a.scalar_type() == packed.scalar_type() && a.dim() == 2 && a.is_contiguous() && packed.is_contiguous() &&
+            a.device().is_cpu() && packed.device().is_cpu() && packed.numel() == a.size(1) * n,
+        "packed_matmul: a (m, k) contiguous and packed weights of k * n, one type, on the CPU");
   const int64_t m = a.size(0), k = a.size(1);
-  check(packed_steps(kPanel) && k % 2 == 0 && n % kPanel == 0 && packed.numel() == k * n,
-        "packed products: AVX512-BF16, k even, n a multiple of 64, packed weights of k * n");
   at::Tensor c = at::empty({m, n}, a.options().dtype(at::kFloat));
-  packed_product(m, k, n, bits(a.data_ptr<at::BFloat16>()), k,
-                 reinterpret_cast<const uint16_t*>(packed.data_ptr<at::BFloat16>()), c.data_ptr<float>(), n);
+  if (a.scalar_type() == at::kBFloat16) {
+    check_packable<at::BFloat16>(k, n);
+    packed_product(m, k, n, bits(a.data_ptr<at::BFloat16>()), k, bits(packed.data_ptr<at::BFloat16>()),
+                   c.data_ptr<float>(), n);
+  } else {
+    check(a.scalar_type() == at::kFloat, "packed_matmul: float32 or bfloat16");
+    check_packable<float>(k, n);
+    packed_product(m, k, n, a.data_ptr<float>(), k, packed.data_ptr<float>(), c.data_ptr<float>(), n);
+  }
   return c;
 }
 

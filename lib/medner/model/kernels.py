@@ -167,15 +167,20 @@ def available_for(tensor) -> bool:
     return tensor.device.type == "cpu" and available()
 
 
-def packed_products() -> bool:
-    """Whether the loaded kernels have the packed bfloat16 step products (built for a CPU with AVX512-BF16)."""
+def packed_products(precision: str = "float32") -> bool:
+    """Whether the loaded kernels run the LSTM's step products at ``precision`` on their own packed products.
+
+    They do on CPUs with AVX-512 (float32) and AVX512-BF16 (bfloat16), for hidden sizes that are a multiple
+    of 64; elsewhere the steps multiply through ``at::bmm``.
+    """
     if not available():
         return False
-    if "packed" not in _state:
+    key = f"packed {precision}"
+    if key not in _state:
         import torch
 
-        _state["packed"] = bool(torch.ops.medner.packed_products(64))
-    return _state["packed"]
+        _state[key] = bool(torch.ops.medner.packed_products(64, precision))
+    return _state[key]
 
 
 def in_use() -> str:

@@ -65,7 +65,8 @@ from medner.model import kernels
 #: which CPUs with AVX512-BF16 or AMX multiply two to three times faster; the products accumulate in
 #: float32 but the batch-wide ones come back rounded to bfloat16 (about 3 significant digits); the
 #: recurrent step products stay float32 where the compiled kernels pack them (AVX512-BF16, hidden size a
-#: multiple of 64). Gates, cell states, the outputs and every gradient handed back are float32.
+#: multiple of 64; :func:`medner.model.kernels.packed_products`). Gates, cell states, the outputs and
+#: every gradient handed back are float32.
 PRECISIONS = ("float32", "bfloat16")
 
 
