@@ -7,7 +7,9 @@ dispatch, temporary tensor, autograd record and trip through memory.
 ``kernels.cpp`` runs the same formulas as compiled loops:
 
 * the LSTM's forward and backward time loops (:mod:`medner.model.lstm`): per step, one
-  ATen matrix product and one pass over the running rows;
+  matrix product and one pass over the running rows. On CPUs with AVX-512 (AVX512-BF16 for
+  bfloat16) and hidden sizes that are a multiple of 64 the step products are the library's own
+  (:func:`packed_products`): weights packed once per batch, float32 sums; elsewhere ATen's ``bmm``;
 * the CRF's forward algorithm, its gradient from the forward-backward marginals, and
   Viterbi (:mod:`medner.model.crf`), one sentence per task.
 
@@ -29,7 +31,7 @@ threads its parallel loops actually use.
 
 Both compute the same functions to float rounding (tests/model/test_lstm.py and
 test_crf.py run every test on both), but not the same bits, so a run records which one
-it used (``kernels`` in metrics.json's training config).
+it used (``kernels`` and ``step_products`` in metrics.json's training config).
 """
 
 from __future__ import annotations
