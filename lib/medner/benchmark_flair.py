@@ -170,12 +170,12 @@ def run_ours(phee: str | Path, epochs: int, seed: int, threads: int, precision: 
         embedding_seconds = time.perf_counter() - started
 
         from medner.corpus.tagging import decode_documents
-        from medner.evaluation.span import score_documents
+        from medner.evaluation.span import strict_micro_f1
 
         def dev_f1(predicted):
             strings = [[tags[i] for i in row] for row in predicted]
             pred = decode_documents(corpus.splits["dev"], sentences["dev"], strings)
-            return score_documents(corpus.splits["dev"], pred, labels=labels)["strict"]["micro"]["f1"]
+            return strict_micro_f1(corpus.splits["dev"], pred, labels=labels)
 
         torch.manual_seed(seed)
         model = BiLSTMCRFTagger(embedder.dim, len(tags), precision=precision)

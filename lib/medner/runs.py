@@ -272,7 +272,7 @@ def execute_run(
     from medner.embeddings.specs import build_embedder, load_spec
     from medner.evaluation.confusion import span_confusion, token_confusion
     from medner.evaluation.semeval import score_semeval
-    from medner.evaluation.span import score_documents
+    from medner.evaluation.span import score_documents, strict_micro_f1
     from medner.evaluation.token import score_bio_strict
     from medner.model import BiLSTMCRFTagger
     from medner.training import TrainingConfig, peak_rss_mb, predict_tags, resolve_progress, train_tagger
@@ -349,7 +349,7 @@ def execute_run(
 
     def dev_f1(predicted: list[list[int]]) -> float:
         pred_docs = decode_documents(docs["dev"], sentences["dev"], to_strings(predicted), scheme=tag_scheme)
-        return score_documents(docs["dev"], pred_docs, labels=labels)["strict"]["micro"]["f1"]
+        return strict_micro_f1(docs["dev"], pred_docs, labels=labels)
 
     # Weight initialisation is part of what the seed fixes.
     torch.manual_seed(seed)

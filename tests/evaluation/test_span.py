@@ -14,6 +14,7 @@ from medner.evaluation.span import (
     n2c2_counts,
     score_documents,
     score_folders,
+    strict_micro_f1,
 )
 
 TEXT = "aspirin 81 mg po daily for chest pain; held for rash and nausea later " * 3
@@ -244,3 +245,23 @@ def test_score_folders_reads_predictions_against_the_gold_text(tmp_path):
         score_folders(tmp_path / "gold", tmp_path / "pred")
     with pytest.raises(FileNotFoundError, match="no such folder"):
         score_folders(tmp_path / "gold", tmp_path / "nowhere")
+
+
+def test_strict_micro_f1_alone_is_score_documents_strict_micro_f1():
+    """Duplicates on either side, labels left out, documents without predictions: the same number, exactly."""
+    rng = random.Random(7)
+    for trial in range(300):
+        gold, pred = [], []
+        for d in range(rng.randrange(1, 5)):
+            spans = random_spans(rng, rng.randrange(0, 7), "ABC")
+            gold.append(doc(f"d{d}", *(ent(s.label, (s.start, s.end)) for s in spans)))
+            if rng.random() < 0.8:  # else: no prediction file for this document
+                guesses = [*rng.sample(spans, rng.randrange(0, len(spans) + 1)), *random_spans(rng, rng.randrange(0, 4), "ABC")]
+                guesses += rng.sample(guesses, rng.randrange(0, len(guesses) + 1))  # duplicated predictions
+                pred.append(doc(f"d{d}", *(ent(s.label, (s.start, s.end)) for s in guesses)))
+        labels = None if trial % 3 == 0 else ["A", "B"]
+        if labels is None and not any(d.entities for d in [*gold, *pred]):
+            continue
+        assert strict_micro_f1(gold, pred, labels=labels) == score_documents(gold, pred, labels=labels)["strict"]["micro"]["f1"]
+    with pytest.raises(ValueError, match="without"):
+        strict_micro_f1(gold, [doc("elsewhere")], labels=["A"])
