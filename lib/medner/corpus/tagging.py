@@ -227,6 +227,7 @@ def decode_sentences(
     if len(tags) != len(sentences):
         raise ValueError(f"document {doc_id}: expected {len(sentences)} tag sequences (one per sentence), found {len(tags)}")
     spans: list[tuple[str, int, int]] = []
+    parsed: dict[str, tuple[str, str | None]] = {}  # each distinct tag parsed (and checked) once
     for sentence, sentence_tags in zip(sentences, tags):
         if len(sentence_tags) != len(sentence.tokens):
             raise ValueError(
@@ -235,7 +236,9 @@ def decode_sentences(
         open_label: str | None = None
         open_start = open_end = 0
         for token, tag in zip(sentence.tokens, sentence_tags):
-            prefix, label = _parse_tag(tag, scheme, f"document {doc_id} sentence {sentence.index}")
+            if tag not in parsed:
+                parsed[tag] = _parse_tag(tag, scheme, f"document {doc_id} sentence {sentence.index}")
+            prefix, label = parsed[tag]
             continues = open_label is not None and label == open_label and prefix in ("I", "E")
             if not continues and open_label is not None:
                 spans.append((open_label, open_start, open_end))
