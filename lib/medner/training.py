@@ -281,7 +281,7 @@ def train_tagger(
     epoch about five times slower with two threads than with one on the 2-core machine this
     was built on. A run alone on the machine gains from more: with two threads the LSTM's
     directions run side by side and the big products split, and a PHEE bfloat16 epoch took
-    2.9-3.3 s against 5.2 s on one thread, a float32 one 4.9-5.2 s against 9.0 s (``medner bench``).
+    2.9-3.3 s against 5.0-5.2 s on one thread, a float32 one 4.9-5.2 s against 8.5-9.0 s (``medner bench``).
     """
     config = config or TrainingConfig()
     if len(train_vectors) != len(train_tags):
