@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from medner.model import BiLSTMCRFTagger
-from medner.training import (TrainingConfig, clip_gradients, step_products_of, length_bucketed_batches, predict_tags, resolve_progress, token_f1,
-                             train_tagger)
+from medner.training import (TrainingConfig, clip_gradients, length_bucketed_batches, predict_tags, resolve_progress,
+                             step_products_of, token_f1, train_tagger)
 
 
 def toy_task(n: int, seed: int, dim: int = 8):

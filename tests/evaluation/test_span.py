@@ -256,12 +256,14 @@ def test_strict_micro_f1_alone_is_score_documents_strict_micro_f1():
             spans = random_spans(rng, rng.randrange(0, 7), "ABC")
             gold.append(doc(f"d{d}", *(ent(s.label, (s.start, s.end)) for s in spans)))
             if rng.random() < 0.8:  # else: no prediction file for this document
-                guesses = [*rng.sample(spans, rng.randrange(0, len(spans) + 1)), *random_spans(rng, rng.randrange(0, 4), "ABC")]
+                guesses = [*rng.sample(spans, rng.randrange(0, len(spans) + 1)),
+                           *random_spans(rng, rng.randrange(0, 4), "ABC")]
                 guesses += rng.sample(guesses, rng.randrange(0, len(guesses) + 1))  # duplicated predictions
                 pred.append(doc(f"d{d}", *(ent(s.label, (s.start, s.end)) for s in guesses)))
         labels = None if trial % 3 == 0 else ["A", "B"]
         if labels is None and not any(d.entities for d in [*gold, *pred]):
             continue
-        assert strict_micro_f1(gold, pred, labels=labels) == score_documents(gold, pred, labels=labels)["strict"]["micro"]["f1"]
+        expected = score_documents(gold, pred, labels=labels)["strict"]["micro"]["f1"]
+        assert strict_micro_f1(gold, pred, labels=labels) == expected
     with pytest.raises(ValueError, match="without"):
         strict_micro_f1(gold, [doc("elsewhere")], labels=["A"])

@@ -144,7 +144,8 @@ inline void forward_row(int64_t H, scalar_t* __restrict__ z, const low_t* __rest
 }
 
 // One row of one backward step: the gate gradients into ``grads`` (G), dc carried to the previous step in gc.
-// dh_next: dh from step t + 1 (product type or ``scalar_t``; zeros where the sentence ends here); c_prev: zeros at a first step.
+// dh_next: dh from step t + 1 (product type or ``scalar_t``; zeros where the sentence ends here);
+// c_prev: zeros at a first step.
 template <typename scalar_t, typename next_t>
 inline void backward_row(int64_t H, const scalar_t* __restrict__ a, const scalar_t* __restrict__ tc,
                          const scalar_t* __restrict__ dh_out, const next_t* __restrict__ dh_next,
