@@ -31,6 +31,17 @@ def medner_root(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+def _use_compiled_kernels_or_skip(monkeypatch) -> None:
+    """``MEDNER_KERNELS=compiled``, the kernels built; skip the test where they cannot build."""
+    from medner.model import kernels
+
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "compiled")
+    try:
+        kernels.available()
+    except RuntimeError as error:
+        pytest.skip(f"the compiled kernels do not build on this machine: {error}")
+
+
 @pytest.fixture(params=["torch", "compiled"])
 def kernel_choice(request, monkeypatch):
     """``MEDNER_KERNELS`` set to PyTorch operations, then to the compiled kernels (skipped where they cannot build)."""
@@ -38,11 +49,14 @@ def kernel_choice(request, monkeypatch):
 
     monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, request.param)
     if request.param == "compiled":
-        try:
-            kernels.available()
-        except RuntimeError as error:
-            pytest.skip(f"the compiled kernels do not build on this machine: {error}")
+        _use_compiled_kernels_or_skip(monkeypatch)
     return request.param
+
+
+@pytest.fixture
+def compiled_kernels(monkeypatch):
+    """The compiled kernels in use for one test (skipped where they cannot build)."""
+    _use_compiled_kernels_or_skip(monkeypatch)
 
 
 @pytest.fixture

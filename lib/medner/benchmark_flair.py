@@ -85,31 +85,29 @@ def matmul_floor(train_tokens: int, dev_tokens: int, *, embedding_dim: int, hidd
     d, g = embedding_dim, 4 * hidden
     rows = 24 * batch
 
+    def seconds_per_call(multiply) -> float:
+        multiply()  # warm-up
+        start = time.perf_counter()
+        for _ in range(repeats):
+            multiply()
+        return (time.perf_counter() - start) / repeats
+
     def rate(a_shape, b_shape) -> float:
         a, b = torch.randn(*a_shape).to(dtype), torch.randn(*b_shape).to(dtype)
         multiply = torch.bmm if len(a_shape) == 3 else torch.mm
-        multiply(a, b)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            multiply(a, b)
-        seconds = (time.perf_counter() - start) / repeats
         batches = a_shape[0] if len(a_shape) == 3 else 1
-        return 2 * batches * a_shape[-2] * a_shape[-1] * b_shape[-1] / seconds
+        return 2 * batches * a_shape[-2] * a_shape[-1] * b_shape[-1] / seconds_per_call(lambda: multiply(a, b))
 
     def packed_step_rate() -> float:
         # One direction's step on one thread; with two threads or more the directions run side by side.
         weights = torch.ops.medner.pack_weights(torch.randn(hidden, g).to(dtype))
         a = torch.randn(batch, hidden).to(dtype)
-        torch.ops.medner.packed_matmul(a, weights, g)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            torch.ops.medner.packed_matmul(a, weights, g)
-        seconds = (time.perf_counter() - start) / repeats
+        seconds = seconds_per_call(lambda: torch.ops.medner.packed_matmul(a, weights, g))
         return 2 * batch * hidden * g / seconds * min(threads, 2)
 
     from medner.model import kernels
 
-    packed = kernels.packed_products(precision) and hidden % 64 == 0
+    packed = kernels.packed_products(precision, hidden)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

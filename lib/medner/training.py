@@ -203,7 +203,7 @@ def step_products_of(model: BiLSTMCRFTagger, loops: str) -> str:
     if loops == "nn.LSTM":
         return loops
     precision = model.config.get("precision", "float32")
-    packed = loops == "compiled" and kernels.packed_products(precision) and model.config["hidden_size"] % 64 == 0
+    packed = loops == "compiled" and kernels.packed_products(precision, model.config["hidden_size"])
     return "packed" if packed else "bmm"
 
 

@@ -86,25 +86,15 @@ def test_torch_never_builds(monkeypatch, fresh_state):
     assert kernels.in_use() == "torch" and kernels._state == {}
 
 
-def test_loading_the_kernels_leaves_subnormal_arithmetic_alone(monkeypatch):
+def test_loading_the_kernels_leaves_subnormal_arithmetic_alone(compiled_kernels):
     """Fast-math code generation must not switch the process to flush-to-zero (crtfastmath)."""
-    monkeypatch.setenv("MEDNER_KERNELS", "compiled")
-    try:
-        kernels.available()
-    except RuntimeError as error:
-        pytest.skip(f"the compiled LSTM kernels do not build on this machine: {error}")
     tiny = np.float32(1e-39)
     assert tiny / np.float32(10) != 0
     assert (torch.tensor([1e-39]) / 10).item() != 0
 
 
-def test_the_kernels_parallel_loops_use_the_threads_torch_is_given(monkeypatch, threads):
+def test_the_kernels_parallel_loops_use_the_threads_torch_is_given(compiled_kernels, threads):
     """Built without OpenMP, at::parallel_for in the kernels would silently run on one thread."""
-    monkeypatch.setenv("MEDNER_KERNELS", "compiled")
-    try:
-        kernels.available()
-    except RuntimeError as error:
-        pytest.skip(f"the compiled LSTM kernels do not build on this machine: {error}")
     if "-fopenmp" not in kernels.compile_flags():
         pytest.skip("torch does not run its threads with OpenMP here: the kernels are built single-threaded")
     threads(1)
@@ -114,13 +104,8 @@ def test_the_kernels_parallel_loops_use_the_threads_torch_is_given(monkeypatch, 
     assert torch.ops.medner.parallel_threads(1) == 1
 
 
-def packed_kernels_or_skip(monkeypatch, precision):
-    """The compiled kernels, where they build and this CPU has the packed products at ``precision``; else skip."""
-    monkeypatch.setenv("MEDNER_KERNELS", "compiled")
-    try:
-        kernels.available()
-    except RuntimeError as error:
-        pytest.skip(f"the compiled LSTM kernels do not build on this machine: {error}")
+def packed_kernels_or_skip(precision):
+    """Skip unless this CPU has the packed products at ``precision`` (with the compiled kernels in use)."""
     if not kernels.packed_products(precision):
         pytest.skip(f"this CPU has no AVX-512{'-BF16' if precision == 'bfloat16' else ''}: the {precision} step "
                     "products run through at::bmm")
@@ -132,9 +117,9 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 @pytest.mark.parametrize("rows", [1, 5, 6, 7, 13, 32])
 @pytest.mark.parametrize("transposed", [False, True])
-def test_packed_products_are_float32_sums(monkeypatch, precision, rows, transposed):
+def test_packed_products_are_float32_sums(compiled_kernels, precision, rows, transposed):
     """Every tile height (6 rows, and the 1-5 left over) and weights in either layout, as the time loops use them."""
-    packed_kernels_or_skip(monkeypatch, precision)
+    packed_kernels_or_skip(precision)
     dtype = DTYPES[precision]
     generator = torch.Generator().manual_seed(rows)
     a = torch.randn(rows, 96, generator=generator).to(dtype)
@@ -149,8 +134,8 @@ def test_packed_products_are_float32_sums(monkeypatch, precision, rows, transpos
         assert (got.double() - expected).abs().max() < (got.bfloat16().double() - expected).abs().max()
 
 
-def test_packed_products_refuse_shapes_they_do_not_cover(monkeypatch):
-    packed_kernels_or_skip(monkeypatch, "bfloat16")
+def test_packed_products_refuse_shapes_they_do_not_cover(compiled_kernels):
+    packed_kernels_or_skip("bfloat16")
     assert torch.ops.medner.packed_products(256, "bfloat16") and not torch.ops.medner.packed_products(48, "float32")
     with pytest.raises(RuntimeError, match="n a multiple of 64"):
         torch.ops.medner.pack_weights(torch.ones(4, 48).bfloat16())
@@ -160,9 +145,9 @@ def test_packed_products_refuse_shapes_they_do_not_cover(monkeypatch):
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_layers_with_packed_products_are_the_same_on_one_and_two_threads(monkeypatch, threads, precision):
+def test_layers_with_packed_products_are_the_same_on_one_and_two_threads(compiled_kernels, threads, precision):
     """Each direction's step products sum in the same order whatever the thread: identical, not just close."""
-    packed_kernels_or_skip(monkeypatch, precision)
+    packed_kernels_or_skip(precision)
     torch.manual_seed(2)
     lstm = torch.nn.LSTM(16, 64, bidirectional=True, batch_first=True)
     lengths = torch.tensor([9, 2, 13, 9, 1, 7, 11])

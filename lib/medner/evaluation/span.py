@@ -342,14 +342,11 @@ def strict_micro_f1(gold: list[Document], pred: list[Document], *, labels: Seque
     """
     labels = resolve_labels(gold, pred, labels)
     pairs, _ = pair_documents(gold, pred)
-    keep = set(labels)
     tp = fp = gold_total = 0
     for g_doc, p_doc in pairs:
-        g_spans = Counter((e.label, e.start, e.end) for e in g_doc.entities if e.label in keep)
+        g_spans = Counter(spans_of(g_doc, labels))
         gold_total += sum(g_spans.values())
-        if p_doc is None:
-            continue
-        for span, n in Counter((e.label, e.start, e.end) for e in p_doc.entities if e.label in keep).items():
+        for span, n in Counter(spans_of(p_doc, labels)).items():
             in_gold = g_spans.get(span, 0)
             tp += min(in_gold, n)
             if in_gold == 0:

@@ -307,6 +307,18 @@ std::vector<T>& packed_weights() {
 }
 thread_local std::vector<float> packed_sums;
 
+// The recurrent weights of each direction in ``weights`` (directions, k, cols; any strides), packed one after
+// the other for packed_product into this thread's reused memory.
+template <typename low_t>
+const bits_t<low_t>* pack_directions(const at::Tensor& weights) {
+  const int64_t n = weights.size(0), k = weights.size(1), cols = weights.size(2);
+  bits_t<low_t>* to = reused(packed_weights<bits_t<low_t>>(), n * k * cols);
+  const bits_t<low_t>* from = bits(weights.data_ptr<low_t>());
+  for (int64_t e = 0; e < n; ++e)
+    pack_weights_into(k, cols, from + e * weights.stride(0), weights.stride(1), weights.stride(2), to + e * k * cols);
+  return to;
+}
+
 // Whether the two directions run their time loops side by side, one thread each: with two threads or more,
 // outside a parallel region. Each step of one direction is a few microseconds of work, too little to split
 // between threads without waiting at every step; a whole direction per thread waits once per batch.
@@ -342,18 +354,13 @@ void forward_directions(int64_t d0, int64_t d1, const at::Tensor& pre, const at:
   scalar_t* op = out.data_ptr<scalar_t>();
   const low_t* bp = buffer.data_ptr<low_t>() + d0 * widest * G;
   const at::Tensor states = recurrent.narrow(0, d0, n), weights = w_hh_t.narrow(0, d0, n);
-  // Packed products: each step's product goes straight into its rows of ``gates``, in float32.
-  constexpr bool kPackable = std::is_same_v<scalar_t, float> && !std::is_same_v<low_t, double>;
+  // Packed products (float32 states, float32 or bfloat16 products): each step's product goes straight into
+  // its rows of ``gates``, in float32.
+  constexpr bool kPackable = std::is_same_v<scalar_t, float>;
   const bool packed = kPackable && packed_steps<low_t>(H);
   const bits_t<low_t>* wp = nullptr;
   if constexpr (kPackable) {
-    if (packed) {
-      bits_t<low_t>* to = reused(packed_weights<bits_t<low_t>>(), n * H * G);
-      for (int64_t e = 0; e < n; ++e)
-        pack_weights_into(H, G, bits(w_hh_t.data_ptr<low_t>()) + (d0 + e) * w_hh_t.stride(0), w_hh_t.stride(1),
-                          w_hh_t.stride(2), to + e * H * G);
-      wp = to;
-    }
+    if (packed) wp = pack_directions<low_t>(weights);
   }
   // The recurrent product and the previous cell state of a first step.
   const std::vector<low_t> no_product(G, low_t(0));
@@ -411,17 +418,15 @@ void backward_directions(int64_t d0, int64_t d1, const at::Tensor& gates, const 
   scalar_t* gcp = grad_c.data_ptr<scalar_t>();
   low_t* bp = buffer.data_ptr<low_t>() + d0 * widest * H;
   const at::Tensor step_grads = grad_low.narrow(0, d0, n), weights = w_hh.narrow(0, d0, n);
-  // Packed products: dh for the previous step comes in float32, (n, widest, H) in ``sums``.
-  constexpr bool kPackable = std::is_same_v<scalar_t, float> && !std::is_same_v<low_t, double>;
+  // Packed products (as in forward_directions): dh for the previous step comes in float32, (n, widest, H) in
+  // ``sums``.
+  constexpr bool kPackable = std::is_same_v<scalar_t, float>;
   const bool packed = kPackable && packed_steps<low_t>(H);
   const bits_t<low_t>* wp = nullptr;
   scalar_t* sums = nullptr;
   if constexpr (kPackable) {
     if (packed) {
-      bits_t<low_t>* to = reused(packed_weights<bits_t<low_t>>(), n * G * H);
-      for (int64_t e = 0; e < n; ++e)
-        pack_weights_into(G, H, bits(w_hh.data_ptr<low_t>()) + (d0 + e) * G * H, H, 1, to + e * G * H);
-      wp = to;
+      wp = pack_directions<low_t>(weights);
       sums = reused(packed_sums, n * widest * H);
     }
   }

@@ -169,19 +169,20 @@ def available_for(tensor) -> bool:
     return tensor.device.type == "cpu" and available()
 
 
-def packed_products(precision: str = "float32") -> bool:
-    """Whether the loaded kernels run the LSTM's step products at ``precision`` on their own packed products.
+def packed_products(precision: str = "float32", hidden: int = 64) -> bool:
+    """Whether the loaded kernels run the step products of an LSTM with ``hidden`` units per direction at
+    ``precision`` on their own packed products.
 
     They do on CPUs with AVX-512 (float32) and AVX512-BF16 (bfloat16), for hidden sizes that are a multiple
-    of 64; elsewhere the steps multiply through ``at::bmm``.
+    of 64 (``kernels.cpp`` decides); elsewhere the steps multiply through ``at::bmm``.
     """
     if not available():
         return False
-    key = f"packed {precision}"
+    key = f"packed {precision} {hidden}"
     if key not in _state:
         import torch
 
-        _state[key] = bool(torch.ops.medner.packed_products(64, precision))
+        _state[key] = bool(torch.ops.medner.packed_products(hidden, precision))
     return _state[key]
 
 
