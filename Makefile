@@ -115,27 +115,52 @@ endif
 # modules only the steps that draw; editing them re-runs only those steps.
 LIB := lib/medner
 LIB_ALL := $(shell find $(LIB) -name '*.py')
-LIB_CLI := $(LIB)/cli.py $(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py $(LIB)/*bench*.py $(LIB)/*/*bench*.py)
-LIB_REPORT := $(LIB)/comparison.py $(LIB)/figures.py $(LIB)/tables.py $(LIB)/error_browser.py
-LIB_BASE := $(LIB)/__init__.py $(LIB)/paths.py $(LIB)/notebook_tools.py $(filter-out $(LIB_CLI),$(wildcard $(LIB)/corpus/*.py))
+# The command line, the benchmarks and the stand-alone predict stage drive no notebook; display code
+# only shows results (editing it re-runs nothing).
+LIB_CLI := $(LIB)/cli.py $(LIB)/predict.py $(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py $(LIB)/bench/*.py)
+LIB_DISPLAY := $(LIB)/display.py
+LIB_REPORT := $(wildcard $(LIB)/comparison/*.py) $(LIB)/figures.py $(LIB)/tables.py $(LIB)/report_folder.py \
+	$(LIB)/study_order.py $(LIB)/error_browser.py
+LIB_BASE := $(LIB)/__init__.py $(LIB)/paths.py $(LIB)/checks.py $(LIB)/files.py $(filter-out $(LIB_CLI),$(wildcard $(LIB)/corpus/*.py))
 LIB_EMBED := $(LIB_BASE) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/embeddings/*.py)) $(LIB)/training.py
-LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT),$(LIB_ALL)) $(wildcard $(LIB)/model/*.cpp)
-LIB_COMPARE := $(filter-out $(LIB_CLI) $(LIB)/error_browser.py,$(LIB_ALL)) $(wildcard $(LIB)/*.mplstyle)
-LIB_ERRORS := $(LIB_BASE) $(LIB)/error_browser.py
+LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT) $(LIB_DISPLAY),$(LIB_ALL)) $(wildcard $(LIB)/model/fused/*.cpp)
+# The comparison data (medner compare: seed spreads, bootstrap, significance) and the drawing (notebook 03
+# reading comparison.json): editing a figure or a table redraws without computing the statistics again.
+LIB_COMPARE := $(LIB_BASE) $(wildcard $(LIB)/comparison/*.py) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/evaluation/*.py)) \
+	$(LIB)/run_folder.py $(LIB)/study_order.py
+LIB_DRAW := $(LIB_BASE) $(LIB)/figures.py $(LIB)/tables.py $(LIB)/report_folder.py $(LIB)/study_order.py $(wildcard $(LIB)/*.mplstyle)
+LIB_ERRORS := $(LIB_BASE) $(LIB)/run_folder.py $(LIB)/error_browser.py
 
 NB := notebooks
 STATS := $(CORPUS_DIR)/corpus-stats.json
 EMBEDDING_REPORTS := $(foreach e,$(EMBEDDINGS),$(CORPUS_DIR)/embeddings/$(e).json)
-# The run folder of (embedding, seed, fraction), as medner.runs.run_dir lays it out:
-# a frac-<f> level only when the fraction is not 1.
-frac_dir = $(if $(filter 1 1.0 1.00,$1),,/frac-$1)
-run_dir = $(CORPUS_DIR)/$1/seed-$2$(call frac_dir,$3)
+# The run folder of (embedding, seed, fraction) comes from medner itself (medner.run_folder.RunFolder,
+# through `medner runs folders --make`), written to an included file that make remakes, and then
+# restarts, whenever the study's runs or the layout code change.
+RUNS_CONFIG := $(CORPUS_DIR)/.make/runs.txt
+RUNS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) results=$(abspath $(RESULTS)) embeddings=$(EMBEDDINGS) seeds=$(SEEDS) fractions=$(FRACTIONS)
+RUN_FOLDERS := $(CORPUS_DIR)/.make/run-folders.mk
+ifneq ($(STUDY_GOALS),)
+ifneq ($(RUNS_CONFIG_TEXT),$(file <$(RUNS_CONFIG)))
+$(shell mkdir -p '$(dir $(RUNS_CONFIG))')$(file >$(RUNS_CONFIG),$(RUNS_CONFIG_TEXT))
+endif
+-include $(RUN_FOLDERS)
+endif
+$(RUN_FOLDERS): $(RUNS_CONFIG) $(LIB)/run_folder.py $(LIB)/corpus/registry.py | $(STAMP)
+	$(BIN)/medner runs folders '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') --results '$(abspath $(RESULTS))' \
+		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --fractions $(FRACTIONS) --make > $@.part && mv -f $@.part $@
+run_dir = $(run_dir.$1.$2.$3)
 RUN_DIRS := $(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(call run_dir,$e,$s,$f))))
 RUN_METRICS := $(addsuffix /metrics.json,$(RUN_DIRS))
 ERROR_PAGES := $(addsuffix /errors.html,$(RUN_DIRS))
+COMPARISON := $(FIGURES)/$(CORPUS)/comparison.json
 COMPARE := $(CORPUS_DIR)/03-compare.ipynb
+# Every finished run of the corpus, those the variables above do not name too: the comparison reads them all.
+FINISHED_METRICS := $(wildcard $(CORPUS_DIR)/*/seed-*/metrics.json $(CORPUS_DIR)/*/seed-*/frac-*/metrics.json)
+COMPARISON_ARGS = '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') $(if $(LABEL_MAP_ABS),--label-map '$(LABEL_MAP_ABS)') \
+	$(if $(filter demo,$(CORPUS)),--demo-size $(DEMO_SIZE)) --stats '$(abspath $(STATS))' --results '$(abspath $(RESULTS))'
 COMPARE_PARAMS = $(CORPUS_PARAMS) -r stats_path '$(abspath $(STATS))' -r results_root '$(abspath $(RESULTS))' \
-	-r figures_dir '$(abspath $(FIGURES))/$(CORPUS)' -p progress lines
+	-r figures_dir '$(abspath $(FIGURES))/$(CORPUS)' -r comparison_path '$(abspath $(COMPARISON))' -p progress lines
 # A figure or table deleted by hand makes the comparison out of date (03-compare lists what it wrote).
 define newline
 
@@ -151,7 +176,7 @@ all: $(STAMP) corpus embeddings runs errors compare ## Run the whole study: corp
 
 corpus: $(STAMP) $(STATS) ## Corpus statistics, label distribution and overlap drops (results/<corpus>/00-corpus.ipynb)
 
-$(STATS): $(NB)/00-corpus.ipynb $(LIB_BASE) $(LIB)/figures.py $(LIB)/comparison.py $(CORPUS_CONFIG) $(CORPUS_FILES) | $(STAMP)
+$(STATS): $(NB)/00-corpus.ipynb $(LIB_BASE) $(LIB)/figures.py $(wildcard $(LIB)/*.mplstyle) $(CORPUS_CONFIG) $(CORPUS_FILES) | $(STAMP)
 	$(call execute,$<,$(CORPUS_DIR)/00-corpus.ipynb,$(CORPUS_PARAMS) -r stats_path '$(abspath $@)' -r figure_path '$(abspath $(CORPUS_DIR))/label-distribution')
 
 embeddings: $(STAMP) $(EMBEDDING_REPORTS) ## Prepare every embedding (train in-domain vectors/LMs, fill the cache)
@@ -166,21 +191,32 @@ runs: $(STAMP) $(RUN_METRICS) ## Train every run (embedding x seed x fraction); 
 define run_rule
 $(call run_dir,$1,$2,$3)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(CORPUS_DIR)/embeddings/$1.json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) | $(STAMP)
 	$$(call execute,$$<,$(call run_dir,$1,$2,$3)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3 -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines)
-	@test -f $$@ || { echo "$$@ was not written by 02-train: write FRACTIONS in their shortest form (0.5, not 0.50), as run folders are named" >&2; exit 1; }
+	@test -f $$@ || { echo "$$@ was not written by 02-train" >&2; exit 1; }
 
 $(call run_dir,$1,$2,$3)/errors.html: $(call run_dir,$1,$2,$3)/metrics.json $(NB)/04-errors.ipynb $(LIB_ERRORS) | $(STAMP)
 	$$(call execute,$(NB)/04-errors.ipynb,$(call run_dir,$1,$2,$3)/04-errors.ipynb,$(CORPUS_PARAMS) -r run_dir '$(abspath $(call run_dir,$1,$2,$3))' -r page_path '$$(abspath $$@)' -p worst_n $(ERRORS_N))
 endef
-$(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(eval $(call run_rule,$e,$s,$f)))))
+# A run's rules exist once its folder is known (the included run-folders.mk is read).
+$(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(if $(call run_dir,$e,$s,$f),$(eval $(call run_rule,$e,$s,$f))))))
 
 errors: $(STAMP) $(ERROR_PAGES) ## Static HTML page of the worst documents in every run folder (errors.html)
 
-compare: $(STAMP) $(COMPARE) ## Tables and figures over every run of the corpus (figures/<corpus>/)
+compare: $(STAMP) $(COMPARE) ## Tables and figures over every run of the corpus (figures/<corpus>/), drawn from comparison.json
 
-$(COMPARE): $(NB)/03-compare.ipynb $(RUN_METRICS) $(STATS) $(LIB_COMPARE) | $(STAMP)
+.PHONY: comparison
+comparison: $(STAMP) $(COMPARISON) ## Only the comparison data: every run of the corpus -> figures/<corpus>/comparison.json
+
+# The data: computed again when a run, the comparison code or what the corpus statistics are made of
+# change, never for a figure. The statistics file itself is order-only: 00-corpus rewrites it, with the
+# same counts, whenever the label distribution figure is redrawn (notebook 03 compares the counts).
+$(COMPARISON): $(sort $(RUN_METRICS) $(FINISHED_METRICS)) $(LIB_COMPARE) $(NB)/00-corpus.ipynb $(CORPUS_CONFIG) $(CORPUS_FILES) | $(STAMP) $(STATS)
+	$(BIN)/medner compare $(COMPARISON_ARGS) --out '$(abspath $@)' --progress none
+
+# The pictures: 03-compare draws every table and figure from comparison.json.
+$(COMPARE): $(NB)/03-compare.ipynb $(COMPARISON) $(LIB_DRAW) | $(STAMP)
 	$(call execute,$<,$@,$(COMPARE_PARAMS))
 
-figures: $(STAMP) ## Redraw the figures and tables from the runs already finished (trains nothing)
+figures: $(STAMP) ## Redraw the tables and figures from the runs already finished (trains nothing; recomputes comparison.json only when a run changed)
 	$(call execute,$(NB)/03-compare.ipynb,$(COMPARE),$(COMPARE_PARAMS))
 
 lab: $(STAMP) ## Start JupyterLab on the notebooks

@@ -1,5 +1,5 @@
 """Shared fixtures: the PHEE location (skipping with a message when absent), a private MEDNER_ROOT, and
-the choice between PyTorch and compiled loops (medner.model.kernels)."""
+the choice between PyTorch and compiled loops (medner.model.fused.kernels)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def medner_root(tmp_path, monkeypatch) -> Path:
 
 def _use_compiled_kernels_or_skip(monkeypatch) -> None:
     """``MEDNER_KERNELS=compiled``, the kernels built; skip the test where they cannot build."""
-    from medner.model import kernels
+    from medner.model.fused import kernels
 
     monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "compiled")
     try:
@@ -45,7 +45,7 @@ def _use_compiled_kernels_or_skip(monkeypatch) -> None:
 @pytest.fixture(params=["torch", "compiled"])
 def kernel_choice(request, monkeypatch):
     """``MEDNER_KERNELS`` set to PyTorch operations, then to the compiled kernels (skipped where they cannot build)."""
-    from medner.model import kernels
+    from medner.model.fused import kernels
 
     monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, request.param)
     if request.param == "compiled":

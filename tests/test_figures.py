@@ -1,20 +1,13 @@
-"""Every figure function on a small generated study: both files written, real PDF and PNG, nothing left open."""
+"""Every figure function on the comparison data of a small generated study, as read back from comparison.json:
+both files written, real PDF and PNG, nothing left open, and data that cannot make a figure writes nothing."""
 
 from __future__ import annotations
 
 import pytest
 
 from medner import figures
-from medner.comparison import (
-    collect_runs,
-    confusion_matrices,
-    cost_data,
-    label_frequency,
-    learning_curves,
-    per_label_table,
-    significance,
-    training_curves,
-)
+from medner.comparison.study import compute_comparison, read_comparison, write_comparison
+from medner.report_folder import NotDrawable
 from resources.comparison.fake_study import LABELS, write_fake_study
 
 PDF_MAGIC = b"%PDF-"
@@ -22,9 +15,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def comparison(tmp_path_factory):
+    """The comparison of a study with two training fractions, written and read back as notebook 03 reads it."""
     fake = write_fake_study(tmp_path_factory.mktemp("results"), fractions=(0.5, 1.0))
-    return fake, collect_runs(fake.results_root, fake.corpus)
+    counts = {"train": fake.train_counts, "dev": {"Drug": 40, "ADE": 0}, "test": {label: 3 for label in LABELS}}
+    data = compute_comparison(fake.results_root, fake.corpus, fake.gold, label_counts=counts, n_boot=50, n_shuffles=50,
+                              progress=False)
+    return read_comparison(write_comparison(data, tmp_path_factory.mktemp("data") / "comparison.json"))
 
 
 def assert_figure_files(paths, stem):
@@ -32,61 +29,69 @@ def assert_figure_files(paths, stem):
     pdf, png = (p.read_bytes() for p in paths)
     assert pdf.startswith(PDF_MAGIC) and len(pdf) > 2000
     assert png.startswith(PNG_MAGIC) and len(png) > 5000
+    assert not list(stem.parent.glob("*.part"))  # written through temporary names, none left behind
 
 
-def test_label_distribution(study, tmp_path):
-    fake, _ = study
-    counts = {"train": fake.train_counts, "dev": {"Drug": 40, "ADE": 0}, "test": {label: 3 for label in LABELS}}
+def test_label_distribution(comparison, tmp_path):
     stem = tmp_path / "sub" / "01-label-distribution"
-    assert_figure_files(figures.plot_label_distribution(counts, stem, title="fake"), stem)
+    assert_figure_files(figures.plot_label_distribution(comparison["label_counts"], stem, title="fake"), stem)
+    with pytest.raises(NotDrawable, match="no label counts"):
+        figures.plot_label_distribution({}, tmp_path / "empty")
 
 
-def test_per_label_f1(study, tmp_path):
+def test_per_label_f1(comparison, tmp_path):
     stem = tmp_path / "02"
-    assert_figure_files(figures.plot_per_label_f1(per_label_table(study[1]), stem), stem)
+    assert_figure_files(figures.plot_per_label_f1(comparison["per_label"], stem), stem)
 
 
 @pytest.mark.parametrize("kind", ["span", "token"])
-def test_confusion(study, tmp_path, kind):
+def test_confusion(comparison, tmp_path, kind):
     stem = tmp_path / f"03-{kind}"
-    assert_figure_files(figures.plot_confusion(confusion_matrices(study[1], kind), stem), stem)
+    assert_figure_files(figures.plot_confusion(comparison["confusion"][kind], stem), stem)
 
 
-def test_pairwise_differences(study, tmp_path):
-    fake, runs = study
-    pairs = significance(runs, fake.gold, n_shuffles=50, progress=False)
+def test_confusion_of_runs_without_token_matrices_is_not_drawn(tmp_path):
+    with pytest.raises(NotDrawable, match="no confusion matrices"):
+        figures.plot_confusion({}, tmp_path / "03b")
+    assert not list(tmp_path.iterdir())
+
+
+def test_pairwise_differences(comparison, tmp_path):
     stem = tmp_path / "04"
-    assert_figure_files(figures.plot_pairwise_differences(pairs, stem, labels=list(LABELS)), stem)
-    with pytest.raises(ValueError, match="no embedding pairs"):
+    assert_figure_files(figures.plot_pairwise_differences(comparison["significance"], stem, labels=list(LABELS)), stem)
+    with pytest.raises(NotDrawable, match="no embedding pairs"):
         figures.plot_pairwise_differences([], tmp_path / "empty")
 
 
-def test_f1_vs_frequency(study, tmp_path):
-    fake, runs = study
+def test_f1_vs_frequency(comparison, tmp_path):
     stem = tmp_path / "05"
-    data = label_frequency(per_label_table(runs), fake.train_counts)
-    assert_figure_files(figures.plot_f1_vs_frequency(data, stem), stem)
+    assert_figure_files(figures.plot_f1_vs_frequency(comparison["per_label"], comparison["label_counts"], stem), stem)
     # labels the training counts leave out count as 0 and are named under the axis, not dropped
-    partial = label_frequency(per_label_table(runs), {"Drug": 3, "ADE": 7})
-    assert [(label, n) for label, n, _ in partial["bert"]] == [(label, {"Drug": 3, "ADE": 7}.get(label, 0)) for label in LABELS]
-    assert_figure_files(figures.plot_f1_vs_frequency(partial, tmp_path / "05-partial"), tmp_path / "05-partial")
+    partial = {"train": {"Drug": 3, "ADE": 7}}
+    assert figures.training_counts(comparison["per_label"], partial) == {label: partial["train"].get(label, 0) for label in LABELS}
+    assert_figure_files(figures.plot_f1_vs_frequency(comparison["per_label"], partial, tmp_path / "05-partial"),
+                        tmp_path / "05-partial")
+    with pytest.raises(NotDrawable, match="no training label counts"):
+        figures.plot_f1_vs_frequency(comparison["per_label"], {"test": {"Drug": 1}}, tmp_path / "05-none")
+    with pytest.raises(NotDrawable, match="no scored label occurs in training"):
+        figures.plot_f1_vs_frequency(comparison["per_label"], {"train": {"Drug": 0}}, tmp_path / "05-zero")
+    assert not list(tmp_path.glob("05-none.*")) and not list(tmp_path.glob("05-zero.*"))
 
 
-def test_learning_curves_need_more_than_one_fraction(study, tmp_path):
-    runs = study[1]
+def test_learning_curves_need_more_than_one_fraction(comparison, tmp_path):
     stem = tmp_path / "06"
-    assert_figure_files(figures.plot_learning_curves(learning_curves(runs), stem), stem)
-    one_fraction = learning_curves([r for r in runs if r.fraction == 1.0])
-    with pytest.raises(ValueError, match="more than one training fraction"):
+    assert_figure_files(figures.plot_learning_curves(comparison["learning_curves"], stem), stem)
+    one_fraction = {name: [p for p in points if p["fraction"] == 1.0] for name, points in comparison["learning_curves"].items()}
+    with pytest.raises(NotDrawable, match=r"only one training fraction \(1\)"):
         figures.plot_learning_curves(one_fraction, tmp_path / "06-single")
     assert not (tmp_path / "06-single.pdf").exists()
 
 
-def test_training_curves_are_reproducible_and_leave_no_pyplot_figure_open(study, tmp_path):
+def test_training_curves_are_reproducible_and_leave_no_pyplot_figure_open(comparison, tmp_path):
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
-    curves = training_curves(study[1])
+    curves = comparison["training_curves"]
     first = figures.plot_training_curves(curves, tmp_path / "a" / "07")
     assert_figure_files(first, tmp_path / "a" / "07")
     assert plt.get_fignums() == before
@@ -95,9 +100,11 @@ def test_training_curves_are_reproducible_and_leave_no_pyplot_figure_open(study,
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
 
 
-def test_cost(study, tmp_path):
+def test_cost(comparison, tmp_path):
     stem = tmp_path / "08"
-    assert_figure_files(figures.plot_cost(cost_data(study[1]), stem), stem)
+    assert_figure_files(figures.plot_cost(comparison["cost"], stem), stem)
+    with pytest.raises(NotDrawable, match="no cost data"):
+        figures.plot_cost({"glove": {"runs": [], "vector_seconds": 0.0, "vector_seconds_measured": False}}, tmp_path / "x")
 
 
 def test_one_colour_per_embedding_in_every_figure():

@@ -41,11 +41,13 @@ def test_help_lists_every_target_with_a_line() -> None:
 
 
 def test_run_targets_are_the_run_folders_of_medner_runs(tmp_path) -> None:
-    runs = pytest.importorskip("medner.runs")
-    dry = make("-n", "runs", "EMBEDDINGS=glove bert", "SEEDS=1 2", "FRACTIONS=0.25 0.5 1.0", root=tmp_path).stdout
+    from medner.run_folder import RunFolder
+
+    # FRACTIONS as a user may write them: the folders are named by the library (frac-0.5 for 0.50).
+    dry = make("-n", "runs", "EMBEDDINGS=glove bert", "SEEDS=1 2", "FRACTIONS=0.25 0.50 1", root=tmp_path).stdout
     written = set(re.findall(r"(\S+)/\.make/(\S+)\.ipynb", dry))
     expected = {
-        runs.run_dir(tmp_path / "results", "demo", embedding, seed, fraction)
+        RunFolder.of(tmp_path / "results", "demo", embedding, seed, fraction).path
         for embedding in ("glove", "bert") for seed in (1, 2) for fraction in (0.25, 0.5, 1.0)
     }
     for folder in expected:
@@ -130,19 +132,31 @@ def test_editing_one_notebook_or_module_reruns_only_what_depends_on_it(study) ->
     root, checkout = study
 
     def would_run(changed: str) -> set[str]:
+        """The notebooks that would run, and "compare" when the comparison data (medner compare) would be computed."""
         dry = make("-n", "-W", changed, "all", *TINY, root=root, cwd=checkout).stdout
-        return set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry))
+        return set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry)) | ({"compare"} if "medner compare" in dry else set())
 
     assert would_run("notebooks/03-compare.ipynb") == {"03"}
     assert would_run("lib/medner/figures.py") == {"00", "03"}
+    # Data, then pictures: a figure or a table is redrawn from comparison.json without the bootstrap and the
+    # significance tests; the comparison code computes the data again, and the pictures follow.
+    assert would_run("lib/medner/tables.py") == {"03"}
+    assert would_run("lib/medner/medner.mplstyle") == {"00", "03"}
+    assert would_run("lib/medner/comparison/resampling.py") == would_run("lib/medner/comparison/commands.py") == {"compare", "03"}
+    assert would_run("lib/medner/evaluation/statistics.py") >= {"compare", "03"}
+    assert "compare" in would_run("lib/medner/training.py")
     assert would_run("lib/medner/error_browser.py") == {"04"}
     assert would_run("lib/medner/training.py") >= {"02", "03", "04"}
     assert "00" not in would_run("lib/medner/training.py")
     # The compiled loops are training code too.
-    assert would_run("lib/medner/model/kernels.cpp") == would_run("lib/medner/model/lstm.py") >= {"02", "03"}
+    assert would_run("lib/medner/model/fused/kernels.cpp") == would_run("lib/medner/model/fused/lstm.py") >= {"02", "03"}
     # The command line and the benchmarks drive no notebook.
     assert would_run("lib/medner/cli.py") == set()
-    assert would_run("lib/medner/embeddings/benchmark.py") == set()
+    assert would_run("lib/medner/bench/training.py") == would_run("lib/medner/predict.py") == set()
+    # Display code shows results and computes nothing: editing it re-runs no step, above all no training.
+    assert would_run("lib/medner/display.py") == set()
+    # Where a run lives is the library's to say: the run folders' code re-runs the runs (and what follows).
+    assert would_run("lib/medner/run_folder.py") >= {"02", "04", "compare"}
 
 
 @pytest.mark.slow
@@ -156,3 +170,17 @@ def test_a_deleted_figure_reruns_only_the_comparison(study) -> None:
     finally:
         aside.rename(figure)
     assert set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry)) == {"03"}
+    assert "medner compare" not in dry  # redrawn from comparison.json: no statistics computed again
+
+
+@pytest.mark.slow
+def test_a_deleted_comparison_json_is_computed_again_and_redrawn(study) -> None:
+    root, checkout = study
+    data = root / "figures" / "demo" / "comparison.json"
+    aside = data.with_name("aside.json")
+    data.rename(aside)
+    try:
+        dry = make("-n", "all", *TINY, root=root, cwd=checkout).stdout
+    finally:
+        aside.rename(data)
+    assert "medner compare" in dry and set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry)) == {"03"}

@@ -114,3 +114,30 @@ def test_validation_cell_names_what_was_expected_and_given(tmp_path) -> None:
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         execute("00-corpus.ipynb", tmp_path, corpus="mine", corpus_path=str(tmp_path / "nowhere"))
     assert "expected an existing folder" in str(failure.value) and "nowhere" in str(failure.value)
+
+
+def test_a_spec_file_as_embedding_runs_through_02_and_04_and_the_command_line(tmp_path, capsys) -> None:
+    """``embedding`` may be the path of a spec file: 02 writes the run under the spec's name, 04 and
+    ``medner train`` find it there (they all ask medner.run_folder.RunFolder)."""
+    from medner.cli import main
+
+    vectors = tmp_path / "tiny.txt"
+    words = ["mg", "PO", "BID", "daily", "tablet", "1", "2", "5", "10", "the", "of", "and"]
+    vectors.write_text("".join(f"{w} " + " ".join(f"{(i * 7 + j) % 5 - 2:.1f}" for j in range(4)) + "\n"
+                               for i, w in enumerate(words)))
+    spec = tmp_path / "specs" / "my.yaml"
+    spec.parent.mkdir()
+    spec.write_text(f"family: static\nsource: {vectors}\noptions:\n  format: glove\n  unknown: zeros\n")
+    results = tmp_path / "results"
+    common = {"embedding": str(spec), "results_root": str(results), "demo_size": 60}
+    execute("02-train.ipynb", tmp_path, max_epochs=1, cache_root=str(tmp_path / "cache"), **common)
+    run = results / "demo" / "my" / "seed-1"
+    assert (run / "metrics.json").is_file() and not (tmp_path / "specs" / "my.yaml" / "seed-1").exists()
+    execute("04-errors.ipynb", tmp_path, worst_n=2, **common)
+    assert (run / "errors.html").is_file()
+    capsys.readouterr()
+    assert main(["train", "demo", str(spec), "--seed", "1", "--results", str(results), "--epochs", "1",
+                 "--progress", "lines"]) == 0
+    assert f"{run}: finished run found, not training again" in capsys.readouterr().out
+    with pytest.raises(papermill.PapermillExecutionError, match="holds a finished run"):
+        execute("02-train.ipynb", tmp_path, max_epochs=1, **common)

@@ -1,4 +1,5 @@
-"""Run folders: a tiny real run end to end, the metrics schema, atomic finish, no-op re-runs, nested fractions."""
+"""Runs: a tiny real run end to end through its stages, the metrics schema, atomic finish, no-op re-runs,
+nested fractions, and the stand-alone predict stage."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from medner.runs import (METRICS_SCHEMA, execute_run, load_runs, run_dir, tag_dictionary, training_subset,
-                         validate_metrics)
+from medner.run_folder import METRICS_SCHEMA, RunFolder, find_runs, validate_metrics
+from medner.runs import RunSettings, execute_run, tag_dictionary, training_subset
 
 
 @pytest.fixture
@@ -30,12 +31,12 @@ def test_a_demo_run_writes_a_complete_folder_and_reruns_are_no_ops(medner_root, 
     results = medner_root / "results"
     metrics = execute_run("demo", str(tiny_static_spec), 3, demo_size=120, results_root=results, max_epochs=2,
                           progress="lines", hidden_size=16)
-    folder = run_dir(results, "demo", "tinyvec", 3)
+    folder = RunFolder.of(results, "demo", str(tiny_static_spec), 3).path
     assert folder == results / "demo" / "tinyvec" / "seed-3"
     validate_metrics(metrics)
     assert metrics["run"] == {**metrics["run"], "corpus": "demo", "embedding": "tinyvec", "seed": 3, "fraction": 1.0}
     assert metrics["config"]["model"]["hidden_size"] == 16
-    from medner.model import kernels
+    from medner.model.fused import kernels
 
     assert metrics["config"]["training"]["kernels"] == kernels.in_use()  # which LSTM time loops ran
     # hidden size 16: not a multiple of 64, so never the packed step products
@@ -56,10 +57,13 @@ def test_a_demo_run_writes_a_complete_folder_and_reruns_are_no_ops(medner_root, 
     assert history[0] == "epoch,train_loss,dev_f1,learning_rate,seconds" and len(history) == 3
     import torch
 
-    checkpoint = torch.load(folder / "model.pt", weights_only=False)
+    checkpoint = RunFolder(folder).load_checkpoint()  # weights_only: tensors and plain data
     assert checkpoint["tags"] == metrics["config"]["tags"] and checkpoint["config"]["hidden_size"] == 16
+    assert checkpoint["compute"] == {"implementation": "fused", "precision": "float32"}
+    assert metrics["config"]["training"]["implementation"] == "fused"
+    assert metrics["config"]["training"]["precision"] == "float32"
     assert json.loads((folder / "metrics.json").read_text()) == metrics
-    assert load_runs(results, "demo") == [metrics]
+    assert find_runs(results, "demo") == [RunFolder(folder)]
 
     # A second call reads the finished run back without training.
     capsys.readouterr()
@@ -87,15 +91,9 @@ def test_an_interrupted_run_does_not_look_finished(medner_root, tiny_static_spec
     with pytest.raises(RuntimeError, match="interrupted"):
         runs.execute_run("demo", str(tiny_static_spec), 1, demo_size=60, results_root=medner_root / "r", max_epochs=1,
                          progress="none")
-    folder = run_dir(medner_root / "r", "demo", "tinyvec", 1)
+    folder = RunFolder.of(medner_root / "r", "demo", "tinyvec", 1).path
     assert folder.is_dir() and not (folder / "metrics.json").exists()
-    assert load_runs(medner_root / "r", "demo") == []
-
-
-def test_run_dir_layout():
-    assert run_dir("/r", "phee", "bert", 2).as_posix() == "/r/phee/bert/seed-2"
-    assert run_dir("/r", "phee", "bert", 2, 0.25).as_posix() == "/r/phee/bert/seed-2/frac-0.25"
-    assert run_dir("/r", "phee", "bert", 2, 1).as_posix() == "/r/phee/bert/seed-2"
+    assert find_runs(medner_root / "r", "demo") == []
 
 
 def test_training_subsets_are_nested_across_fractions_and_seeded():
@@ -127,7 +125,8 @@ def test_validate_metrics_names_what_is_missing_or_wrong():
             if isinstance(rule, dict):
                 out[key] = skeleton(rule)
             else:
-                out[key] = {int: 1, float: 1.0, str: "x", bool: True, dict: {}, list: []}[rule[0]]
+                kind = rule[0][0] if isinstance(rule[0], tuple) else rule[0]
+                out[key] = {int: 1, float: 1.0, str: "x", bool: True, dict: {}, list: []}[kind]
         return out
 
     metrics = skeleton(METRICS_SCHEMA)
@@ -140,3 +139,99 @@ def test_validate_metrics_names_what_is_missing_or_wrong():
     metrics["run"]["seed"] = "3"
     with pytest.raises(ValueError, match=r"metrics\.run\.seed: expected int, found str"):
         validate_metrics(metrics)
+
+
+class Gadget:
+    """Any object pickled by reference: loading it means importing and running this module's code."""
+
+
+def test_settings_refuse_what_no_run_can_have():
+    for bad, message in [({"seed": -1}, r"seed: expected an integer >= 0; given -1"),
+                         ({"seed": True}, r"seed: expected an integer >= 0"),
+                         ({"fraction": 0.0}, r"fraction: expected a number in \(0, 1\]; given 0.0"),
+                         ({"max_epochs": 0}, r"max_epochs: expected an integer >= 1; given 0"),
+                         ({"num_threads": 0}, r"num_threads: expected an integer >= 1 or None"),
+                         ({"implementation": "cudnn"}, r"implementation must be one of fused, nn.LSTM"),
+                         ({"implementation": "nn.LSTM", "precision": "bfloat16"}, r"needs implementation='fused'"),
+                         ({"tag_scheme": "IO"}, r"tag scheme must be BIO or BIOES")]:
+        arguments = {"seed": 1, **bad}
+        with pytest.raises(ValueError, match=message):
+            RunSettings("demo", "glove", **arguments)
+
+
+@pytest.mark.slow
+def test_the_predict_stage_tags_new_texts_as_the_run_did(medner_root, tiny_static_spec, tmp_path, capsys):
+    """``medner predict`` on the texts of the test documents writes the .ann files the run itself wrote:
+    the same tokeniser, embedding and weights (loaded with weights_only)."""
+    from medner.cli import main
+
+    results = medner_root / "results"
+    execute_run("demo", str(tiny_static_spec), 2, demo_size=120, results_root=results, max_epochs=2,
+                progress="none", hidden_size=16)
+    folder = RunFolder.of(results, "demo", str(tiny_static_spec), 2)
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    for text in folder.predictions_dir.glob("*.txt"):
+        (texts / text.name).write_bytes(text.read_bytes())
+    out = tmp_path / "tagged"
+    assert main(["predict", str(folder.path), str(texts), "--out", str(out)]) == 0
+    assert "documents tagged" in capsys.readouterr().out
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(p.name for p in folder.predictions_dir.iterdir())
+    for name in written:
+        assert (out / name).read_bytes() == (folder.predictions_dir / name).read_bytes(), name
+    # An existing output is never overwritten; a checkpoint that would need code to load is refused.
+    assert main(["predict", str(folder.path), str(texts), "--out", str(out)]) == 2
+    assert "expected a new or empty folder" in capsys.readouterr().err
+    import torch
+
+    torch.save({"state_dict": {}, "gadget": Gadget()}, folder.checkpoint_path)
+    with pytest.raises(ValueError, match=r"model.pt: expected a medner checkpoint of tensors and plain data"):
+        folder.load_checkpoint()
+
+
+def test_run_folders_carry_the_spec_name_and_the_shortest_fraction(tmp_path):
+    spec = tmp_path / "some" / "where" / "my.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text("family: bert\nsource: minilm\n")
+    assert RunFolder.of("/r", "phee", "bert", 2).path.as_posix() == "/r/phee/bert/seed-2"
+    assert RunFolder.of("/r", "phee", "bert", 2, 0.25).path.as_posix() == "/r/phee/bert/seed-2/frac-0.25"
+    assert RunFolder.of("/r", "phee", "bert", 2, 1).path.as_posix() == "/r/phee/bert/seed-2"
+    assert RunFolder.of("/r", "demo", str(spec), 1, 0.50).path.as_posix() == "/r/demo/my/seed-1/frac-0.5"
+    with pytest.raises(ValueError, match="seed: expected an integer >= 0; given -1"):
+        RunFolder.of("/r", "demo", "glove", -1)
+    with pytest.raises(FileNotFoundError, match="no embedding spec"):
+        RunFolder.of("/r", "demo", str(tmp_path / "missing.yaml"), 1)
+
+
+def test_the_makefile_gets_its_run_folders_from_the_library(tmp_path, capsys):
+    from medner.cli import main
+
+    assert main(["runs", "folders", "demo", "--results", str(tmp_path), "--embeddings", "glove", "bert",
+                 "--seeds", "1", "--fractions", "0.50", "1", "--make"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"run_dir.glove.1.0.50 := {tmp_path}/demo/glove/seed-1/frac-0.5",
+                     f"run_dir.glove.1.1 := {tmp_path}/demo/glove/seed-1",
+                     f"run_dir.bert.1.0.50 := {tmp_path}/demo/bert/seed-1/frac-0.5",
+                     f"run_dir.bert.1.1 := {tmp_path}/demo/bert/seed-1"]
+    assert main(["runs", "folders", "demo", "--results", str(tmp_path), "--embeddings", "glove", "--seeds", "-1"]) == 2
+    assert "seed: expected an integer >= 0; given -1" in capsys.readouterr().err
+
+
+def test_reading_a_run_folder_names_what_is_wrong(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match=r"run/metrics.json: expected a finished run"):
+        folder.read_metrics()
+    folder.path.mkdir()
+    folder.metrics_path.write_text("{\n  \"run\": ")
+    with pytest.raises(ValueError, match=r"metrics.json: line 2: expected JSON"):
+        folder.read_metrics()
+    folder.metrics_path.write_text(json.dumps({"run": {}, "scores": {}}))
+    with pytest.raises(ValueError, match="expected top-level keys run, scores, cost; missing cost"):
+        folder.read_metrics()
+    folder.metrics_path.write_text(json.dumps({"schema_version": 9, "run": {}, "scores": {}, "cost": {}}))
+    with pytest.raises(ValueError, match="schema_version 9; this medner reads 1, 2"):
+        folder.read_metrics()
+    folder.history_path.write_text("epoch,train_loss,dev_f1,learning_rate,seconds\n1,0.5,x,0.1,2\n")
+    with pytest.raises(ValueError, match=r"history.csv: line 2: expected a number in column dev_f1, found 'x'"):
+        folder.read_history()

@@ -1,4 +1,5 @@
-"""Main, per-label and significance tables: the rows, the means and the formats, checked against numbers computed here."""
+"""Main, per-label, summary and significance tables, from the comparison data as read back from comparison.json:
+the rows, the means and the formats, checked against numbers read straight from the runs' files."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ import statistics
 
 import pytest
 
-from medner.comparison import SeedSpread, collect_runs, main_table, per_label_table, significance
+from medner.comparison.study import compute_comparison, read_comparison, write_comparison
+from medner.report_folder import NotDrawable
 from medner.tables import (
+    SUMMARY_COLUMNS,
     format_spread,
     latex_escape,
     main_table_latex,
     main_table_markdown,
     per_label_table_latex,
     per_label_table_markdown,
+    runs_overview,
     write_main_table,
     write_per_label_table,
     write_significance_csv,
+    write_summary_csv,
 )
 from resources.comparison.fake_study import LABELS, write_fake_study
 
@@ -27,8 +32,16 @@ EMBEDDINGS = ("glove", "bert", "bio_clinical")
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
+    """(the fake study, its comparison as read back from comparison.json)."""
     fake = write_fake_study(tmp_path_factory.mktemp("results"), embeddings=EMBEDDINGS)
-    return fake, collect_runs(fake.results_root, fake.corpus)
+    data = compute_comparison(fake.results_root, fake.corpus, fake.gold, n_boot=100, n_shuffles=50, progress=False)
+    return fake, read_comparison(write_comparison(data, tmp_path_factory.mktemp("data") / "comparison.json"))
+
+
+@pytest.fixture(scope="module")
+def without_ci(study):
+    """The main section as a comparison without gold documents has it: no intervals."""
+    return [{**row, "ci": None} for row in study[1]["main"]]
 
 
 def _f1s(fake, embedding, schema, key):
@@ -45,9 +58,9 @@ def _cell(values):
     return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
-def test_main_table_markdown_rows_carry_mean_and_sd(study):
-    fake, runs = study
-    text = main_table_markdown(main_table(runs), corpus="fake")
+def test_main_table_markdown_rows_carry_mean_and_sd(study, without_ci):
+    fake, _ = study
+    text = main_table_markdown(without_ci, corpus="fake")
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     header, body = lines[0], lines[2:]
     assert header == "| Embedding | Seeds | Strict micro F1 | Strict macro F1 | Lenient micro F1 | Lenient macro F1 |"
@@ -59,19 +72,18 @@ def test_main_table_markdown_rows_carry_mean_and_sd(study):
         assert cells[2:] == expected
 
 
-def test_main_table_bolds_the_best_mean_of_each_column(study):
-    fake, runs = study
-    rows = main_table(runs)
-    best = max(rows, key=lambda r: r.scores[("strict", "micro")].mean).embedding
-    text = main_table_markdown(rows, corpus="fake")
+def test_main_table_bolds_the_best_mean_of_each_column(study, without_ci):
+    fake, _ = study
+    best = max(without_ci, key=lambda r: r["scores"]["strict"]["micro"]["mean"])["embedding"]
+    text = main_table_markdown(without_ci, corpus="fake")
     best_line = next(line for line in text.splitlines() if line.startswith(f"| {best} |"))
     assert f"**{_cell(_f1s(fake, best, 'strict', 'micro'))}**" in best_line
     assert sum(line.count("**") for line in text.splitlines()) == 2 * 4  # one bold cell per score column
 
 
 def test_main_table_latex_is_booktabs_with_ci_and_escaped_names(study):
-    fake, runs = study
-    rows = main_table(runs, fake.gold, n_boot=100)
+    fake, comparison = study
+    rows = comparison["main"]
     text = main_table_latex(rows, corpus="fake")
     for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\cmidrule(lr){3-5}"):
         assert rule in text
@@ -83,14 +95,14 @@ def test_main_table_latex_is_booktabs_with_ci_and_escaped_names(study):
     assert glove[2].replace(r"\textbf{", "").rstrip("}") == (
         f"{100 * statistics.mean(micro):.1f} $\\pm$ {100 * statistics.stdev(micro):.1f}"
     )
-    ci = rows[0].ci
-    assert glove[3] == f"[{100 * ci.low:.1f}, {100 * ci.high:.1f}] (seed {ci.seed})"
+    ci = rows[0]["ci"]
+    assert glove[3] == f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}] (seed {ci['seed']})"
     assert all(line.endswith(r"\\") and line.count(" & ") == 6 for line in body)
 
 
 def test_per_label_table_rows_are_labels_with_support(study):
-    fake, runs = study
-    table = per_label_table(runs)
+    fake, comparison = study
+    table = comparison["per_label"]
     markdown = per_label_table_markdown(table, corpus="fake")
     body = [line for line in markdown.splitlines() if line.startswith("| ")][2:]
     assert [line.split(" | ")[0][2:] for line in body] == list(LABELS)
@@ -105,33 +117,62 @@ def test_per_label_table_rows_are_labels_with_support(study):
 
 
 def test_write_tables_writes_latex_and_markdown(study, tmp_path):
-    _, runs = study
-    main = write_main_table(main_table(runs), tmp_path / "main-results", corpus="fake")
-    per_label = write_per_label_table(per_label_table(runs), tmp_path / "per-label", corpus="fake")
-    assert main == {"main_latex": tmp_path / "main-results.tex", "main_markdown": tmp_path / "main-results.md"}
-    assert set(per_label) == {"per_label_latex", "per_label_markdown"}
-    assert all(p.read_text().strip() for p in [*main.values(), *per_label.values()])
-    with pytest.raises(ValueError, match="no embedding"):
+    _, comparison = study
+    main = write_main_table(comparison["main"], tmp_path / "main-results", corpus="fake")
+    per_label = write_per_label_table(comparison["per_label"], tmp_path / "per-label", corpus="fake")
+    assert main == [tmp_path / "main-results.tex", tmp_path / "main-results.md"]
+    assert per_label == [tmp_path / "per-label.tex", tmp_path / "per-label.md"]
+    assert all(p.read_text().strip() for p in [*main, *per_label])
+    assert main[1].read_text() == main_table_markdown(comparison["main"], corpus="fake")
+    with pytest.raises(NotDrawable, match="no embedding"):
         write_main_table([], tmp_path / "empty", corpus="fake")
+    assert not list(tmp_path.glob("empty*"))
+
+
+def test_summary_csv_has_a_row_per_run_label_schema_metric(study, tmp_path):
+    fake, comparison = study
+    [path] = write_summary_csv(comparison["runs"], tmp_path / "summary.csv", corpus="fake")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == list(SUMMARY_COLUMNS)
+    assert len(rows) == len(EMBEDDINGS) * 3 * (len(LABELS) + 2) * 2 * 7  # runs x (labels, micro, macro) x schemas x metrics
+    keys = {(r["embedding"], r["seed"], r["label"], r["schema"], r["metric"]) for r in rows}
+    assert len(keys) == len(rows)
+    metrics = json.loads((fake.results_root / "fake" / "bert" / "seed-2" / "metrics.json").read_text())["scores"]["test"]
+    lookup = {(r["embedding"], r["seed"], r["label"], r["schema"], r["metric"]): r["value"] for r in rows}
+    assert float(lookup[("bert", "2", "Route", "lenient", "f1")]) == metrics["lenient"]["labels"]["Route"]["f1"]
+    assert lookup[("bert", "2", "micro", "strict", "fp")] == str(metrics["strict"]["micro"]["fp"])
+    assert {r["corpus"] for r in rows} == {"fake"} and {r["fraction"] for r in rows} == {"1.0"}
+    assert path.read_bytes().count(b"\r\n") == len(rows) + 1  # the csv module's line ends, as before
 
 
 def test_significance_csv_has_a_row_per_pair_label_seed(study, tmp_path):
-    fake, runs = study
-    pairs = significance(runs, fake.gold, n_shuffles=50, progress=False)
-    path = write_significance_csv(pairs, tmp_path / "significance.csv")
+    _, comparison = study
+    pairs = comparison["significance"]
+    [path] = write_significance_csv(pairs, tmp_path / "significance.csv")
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 3 * (len(LABELS) + 1) * 3
     first = rows[0]
     assert (first["a"], first["b"], first["label"], first["seed"]) == ("glove", "bert", "Drug", "1")
-    assert float(first["delta"]) == pytest.approx(pairs[0].labels["Drug"].deltas[0])
+    assert float(first["delta"]) == pairs[0]["labels"]["Drug"]["deltas"][0]
     assert first["significant"] == str(int(float(first["p_value"]) < 0.05))
+    with pytest.raises(NotDrawable, match="no embedding pair"):
+        write_significance_csv([], tmp_path / "none.csv")
+
+
+def test_runs_overview_has_one_row_per_run(study):
+    _, comparison = study
+    rows = runs_overview(comparison["runs"])
+    assert [(r["embedding"], r["seed"]) for r in rows] == [(e, s) for e in EMBEDDINGS for s in (1, 2, 3)]
+    assert rows[0]["strict micro F1"] == comparison["runs"][0]["scores"]["micro"]["strict"]["f1"]
+    assert rows[0]["folder"] == "fake/glove/seed-1"
 
 
 def test_format_spread_and_escape():
-    one = SeedSpread(mean=0.8123, sd=0.0, min=0.8123, max=0.8123, values=(0.8123,), seeds=(1,))
+    one = {"mean": 0.8123, "sd": 0.0, "min": 0.8123, "max": 0.8123, "values": [0.8123], "seeds": [1]}
     assert format_spread(one) == "81.2"
-    many = SeedSpread(mean=0.5, sd=0.0123, min=0.49, max=0.51, values=(0.49, 0.5, 0.51), seeds=(1, 2, 3))
+    many = {"mean": 0.5, "sd": 0.0123, "min": 0.49, "max": 0.51, "values": [0.49, 0.5, 0.51], "seeds": [1, 2, 3]}
     assert format_spread(many) == "50.0 ± 1.2"
     assert format_spread(many, latex=True) == r"50.0 $\pm$ 1.2"
     assert latex_escape("a_b&c%") == r"a\_b\&c\%"

@@ -153,7 +153,7 @@ def test_clip_gradients_gives_clip_grad_norm_s_gradients_exactly(max_norm):
 
 def test_runs_say_which_step_products_they_used(monkeypatch):
     """The packed products and ATen's sum in different orders, so a run records which it used."""
-    from medner.model import kernels
+    from medner.model.fused import kernels
 
     monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "torch")
     assert step_products_of(BiLSTMCRFTagger(5, 3, hidden_size=64), kernels.in_use()) == "bmm"
@@ -163,5 +163,6 @@ def test_runs_say_which_step_products_they_used(monkeypatch):
         pytest.skip("the compiled kernels do not build here")
     for precision in ("float32", "bfloat16"):
         expected = "packed" if kernels.packed_products(precision) else "bmm"
-        assert step_products_of(BiLSTMCRFTagger(5, 3, hidden_size=64, precision=precision), "compiled") == expected
-        assert step_products_of(BiLSTMCRFTagger(5, 3, hidden_size=48, precision=precision), "compiled") == "bmm"
+        for hidden, products in ((64, expected), (48, "bmm")):
+            tagger = BiLSTMCRFTagger(5, 3, hidden_size=hidden).set_compute("fused", precision)
+            assert step_products_of(tagger, "compiled") == products

@@ -16,8 +16,10 @@ from medner import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "medner.corpus.commands",
     "medner.embeddings.commands",
-    "medner.training_commands",
+    "medner.run_commands",
     "medner.evaluation.commands",
+    "medner.comparison.commands",
+    "medner.bench.commands",
 )
 
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (CommandError, FileNotFoundError, ValueError, EmbeddingUnavailableError) as exc:
+    except (CommandError, FileNotFoundError, FileExistsError, ValueError, EmbeddingUnavailableError) as exc:
         print(f"medner: error: {exc}", file=sys.stderr)
         return 2
 

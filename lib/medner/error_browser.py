@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from medner import N2C2_LABELS
+from medner import N2C2_LABELS, files
 from medner.corpus.document import Document, Entity
+from medner.run_folder import RunFolder
 
 #: The four kinds of error, in the order the browser lists them.
 ERROR_KINDS: tuple[str, ...] = ("missed", "spurious", "wrong_label", "wrong_boundary")
@@ -260,21 +261,16 @@ def document_pair(
     raise ValueError(f"document: expected one of the {len(known)} test document ids ({', '.join(known[:5])}, ...); given {doc_id!r}")
 
 
-def run_documents(run_folder: str | Path, test_docs: Sequence[Document]) -> tuple[list[Document], list[Document]]:
-    """The gold test documents and a run's predicted ones (read from ``<run>/predictions/brat``).
+def run_documents(run_folder: str | Path | RunFolder, test_docs: Sequence[Document]) -> tuple[list[Document], list[Document]]:
+    """The gold test documents and a run's predicted ones (:meth:`medner.run_folder.RunFolder.read_predictions`).
 
     ``test_docs`` are the gold test documents of the corpus the run was trained on. A gold
-    document without a prediction file has no predictions, as the scorer counts it.
+    document without a prediction file has no predictions, as the scorer counts it; a
+    prediction without a gold document (the wrong corpus) is an error naming it.
     """
-    from medner.corpus.brat import read_brat_folder
-
-    folder = Path(run_folder) / "predictions" / "brat"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"run folder {run_folder}: expected predicted brat files in {folder}; it does not exist")
-    predicted = read_brat_folder(folder)
+    folder = run_folder if isinstance(run_folder, RunFolder) else RunFolder(run_folder)
     gold = list(test_docs)
-    pair_documents(gold, predicted)  # raises when a prediction has no gold document: the wrong corpus
-    return gold, predicted
+    return gold, folder.read_predictions(gold)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -435,8 +431,4 @@ def write_error_page(
         f'<script type="application/json" id="medner-worst">{json.dumps([d.doc_id for d in worst])}</script>'
         "</body></html>"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(path)
-    return path
+    return files.write_file(path, page)

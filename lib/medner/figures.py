@@ -1,8 +1,12 @@
 """The paper's figures: one function per figure, comparison data in, PDF and PNG out.
 
-Every function takes the data :mod:`medner.comparison` returns and an output path
-*stem* (``figures/demo/02-per-label-f1``), writes ``<stem>.pdf`` and ``<stem>.png``
-and returns both paths. Figures are built on :class:`matplotlib.figure.Figure`
+Every function takes a section of the comparison data (``comparison.json`` as read back;
+:data:`medner.comparison.study.SECTIONS` says what each holds) and an output path *stem*
+(``figures/demo/02-per-label-f1``), writes ``<stem>.pdf`` and ``<stem>.png`` atomically and
+returns both paths. Nothing here imports the code that computed the data, so a figure is
+redrawn without computing anything again. Data that cannot make a figure (one training
+fraction, no pair of embeddings) raises :class:`medner.report_folder.NotDrawable` before any
+file is written. Figures are built on :class:`matplotlib.figure.Figure`
 directly, never through pyplot, so nothing here touches the interactive backend of a
 Jupyter session and no figure is left open; batch runs need no display.
 
@@ -18,6 +22,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib.style
 import numpy as np
@@ -27,19 +32,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from medner.comparison import (
-    DEFAULT_EMBEDDINGS,
-    ConfusionMatrix,
-    CostPoint,
-    LearningPoint,
-    PairComparison,
-    PerLabelTable,
-    SeedSpread,
-    TrainingCurve,
-    embedding_compute_seconds,
-    embedding_order,
-    label_order,
-)
+from medner import files
+from medner.report_folder import NotDrawable
+from medner.study_order import DEFAULT_EMBEDDINGS, embedding_order, label_order
 
 #: The committed style file every figure is drawn with.
 STYLE_PATH = Path(__file__).with_name("medner.mplstyle")
@@ -84,19 +79,21 @@ def embedding_markers(names: Sequence[str]) -> dict[str, str]:
 
 @contextmanager
 def styled_figure(stem: str | Path, width: float, height: float) -> Iterator[Figure]:
-    """A Figure in the project style; on leaving, saved as ``<stem>.pdf`` and ``<stem>.png``.
+    """A Figure in the project style; on leaving, saved as ``<stem>.pdf`` and ``<stem>.png`` (each atomically).
 
     The style stays applied while the figure is drawn and saved, because matplotlib
     reads some settings (fonts, dpi) only at drawing time.
     """
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     with matplotlib.style.context(STYLE_PATH):
         figure = Figure(figsize=(width, height))
         yield figure
-        # fixed metadata: the same data gives the same bytes, which keeps make's view of the files honest
-        figure.savefig(stem.with_suffix(".pdf"), metadata={"CreationDate": None, "Creator": "medner"})
-        figure.savefig(stem.with_suffix(".png"), metadata={"Software": "medner"})
+        # fixed metadata: the same data gives the same bytes, which keeps make's view of the files honest;
+        # format= because the temporary file's name does not end in .pdf or .png
+        files.write_file(stem.with_suffix(".pdf"), lambda temporary: figure.savefig(
+            temporary, format="pdf", metadata={"CreationDate": None, "Creator": "medner"}))
+        files.write_file(stem.with_suffix(".png"), lambda temporary: figure.savefig(
+            temporary, format="png", metadata={"Software": "medner"}))
 
 
 def _paths(stem: str | Path) -> list[Path]:
@@ -130,12 +127,13 @@ def plot_label_distribution(
 ) -> list[Path]:
     """Figure 1: entities per label in each split, on a log scale (the label imbalance).
 
-    ``counts`` is ``{split: {label: count}}`` (see :func:`medner.comparison.label_counts_by_split`).
+    ``counts`` is ``{split: {label: count}}``: the comparison's ``label_counts``, or
+    :func:`medner.corpus.stats.label_counts_by_split` of the corpus statistics.
     """
     splits = [s for s in ("train", "dev", "test") if s in counts] + sorted(set(counts) - {"train", "dev", "test"})
     labels = label_order({label for split in splits for label in counts[split]})
     if not labels:
-        raise ValueError("plot_label_distribution: no label counts to draw")
+        raise NotDrawable("no label counts to draw (the comparison was given no corpus statistics)")
     width = 0.8 / len(splits)
     x = np.arange(len(labels))
     with styled_figure(stem, max(5.0, 0.75 * len(labels) + 1.5), 3.2) as figure:
@@ -184,9 +182,9 @@ def _seed_offsets(n: int, spread: float) -> np.ndarray:
     return np.linspace(-spread, spread, n)
 
 
-def _draw_spread(axes, x: float, spread: SeedSpread, colour: str, marker: str, slot: float) -> None:
+def _draw_spread(axes, x: float, spread: Mapping[str, Any], colour: str, marker: str, slot: float) -> None:
     """Every seed as a dot, the mean as a bar, mean +- sd as a vertical line."""
-    values = _percent(spread.values)
+    values = _percent(spread["values"])
     axes.scatter(
         x + _seed_offsets(len(values), slot * 0.25),
         values,
@@ -197,35 +195,37 @@ def _draw_spread(axes, x: float, spread: SeedSpread, colour: str, marker: str, s
         linewidths=0,
         zorder=3,
     )
-    mean, sd = 100 * spread.mean, 100 * spread.sd
+    mean, sd = 100 * spread["mean"], 100 * spread["sd"]
     axes.plot([x, x], [mean - sd, mean + sd], color=colour, linewidth=1.2, zorder=4)
     axes.plot([x - slot * 0.4, x + slot * 0.4], [mean, mean], color=colour, linewidth=2.2, zorder=5)
 
 
-def plot_per_label_f1(table: PerLabelTable, stem: str | Path, *, title: str | None = None) -> list[Path]:
+def plot_per_label_f1(table: Mapping[str, Any], stem: str | Path, *, title: str | None = None) -> list[Path]:
     """Figure 2: per-label F1 by embedding, strict (top) and lenient (bottom).
 
-    Every seed is a dot, the mean a horizontal bar, the vertical line mean +- one sd.
-    Tick labels carry each label's test support.
+    ``table`` is the comparison's ``per_label``. Every seed is a dot, the mean a horizontal
+    bar, the vertical line mean +- one sd. Tick labels carry each label's test support.
     """
-    embeddings = table.embeddings
+    embeddings, labels, support = table["embeddings"], table["labels"], table["support"]
+    if not labels:
+        raise NotDrawable("no scored label to draw")
     colours, markers = embedding_colours(embeddings), embedding_markers(embeddings)
     slot = 0.8 / len(embeddings)
-    x = np.arange(len(table.labels))
-    with styled_figure(stem, max(6.0, 0.8 * len(table.labels) + 1.5), 5.2) as figure:
+    x = np.arange(len(labels))
+    with styled_figure(stem, max(6.0, 0.8 * len(labels) + 1.5), 5.2) as figure:
         axes_pair = figure.subplots(2, 1, sharex=True)
         for axes, schema in zip(axes_pair, ("strict", "lenient")):
             for j, embedding in enumerate(embeddings):
                 offset = (j - (len(embeddings) - 1) / 2) * slot
-                for i, label in enumerate(table.labels):
+                for i, label in enumerate(labels):
                     _draw_spread(
-                        axes, x[i] + offset, table.scores[label][embedding][schema], colours[embedding], markers[embedding], slot
+                        axes, x[i] + offset, table["scores"][label][embedding][schema], colours[embedding], markers[embedding], slot
                     )
             axes.set_ylim(-3, 103)
             axes.set_ylabel(f"{schema} F1 (%)")
             for boundary in x[:-1] + 0.5:
                 axes.axvline(boundary, color="#eeeeee", linewidth=0.8, zorder=0)
-        axes_pair[-1].set_xticks(x, [f"{label}\n(n={table.support[label]})" for label in table.labels])
+        axes_pair[-1].set_xticks(x, [f"{label}\n(n={support[label]})" for label in labels])
         axes_pair[-1].set_xlabel("label (test support)")
         handles = _legend_handles(embeddings) + [
             Line2D([], [], color="#555555", linewidth=2.2, label="mean"),
@@ -243,23 +243,23 @@ def _compact_count(count: int) -> str:
     return f"{count}" if count < 10_000 else f"{count / 1000:.0f}k"
 
 
-def plot_confusion(matrices: Mapping[str, ConfusionMatrix], stem: str | Path, *, title: str | None = None) -> list[Path]:
+def plot_confusion(matrices: Mapping[str, Mapping[str, Any]], stem: str | Path, *, title: str | None = None) -> list[Path]:
     """Figure 3: one confusion matrix per embedding, colours row-normalised, counts in the cells.
 
-    Span matrices have gold labels plus SPURIOUS as rows and predicted labels plus
+    ``matrices`` is ``confusion["span"]`` or ``confusion["token"]`` of the comparison. Span matrices have gold labels plus SPURIOUS as rows and predicted labels plus
     MISSED as columns; token matrices have the labels plus O on both axes. Counts are
     summed over seeds (the panel title says over how many); counts of 10,000 and more
     are written in thousands ("157k"), so that they fit their cell.
     """
     names = embedding_order(matrices)
     if not names:
-        raise ValueError("plot_confusion: no matrices to draw")
+        raise NotDrawable("no confusion matrices to draw (the runs hold none of this kind)")
     colours = embedding_colours(names)
-    size = max(len(matrices[names[0]].columns), len(matrices[names[0]].rows))
+    size = max(len(matrices[names[0]]["columns"]), len(matrices[names[0]]["rows"]))
     panel = max(3.0, 0.3 * size + 1.3)
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
-    kind = matrices[names[0]].kind
+    kind = matrices[names[0]]["kind"]
     with styled_figure(stem, panel * columns + 0.8, panel * rows + 0.5) as figure:
         grid = figure.subplots(rows, columns, squeeze=False)
         image = None
@@ -267,9 +267,10 @@ def plot_confusion(matrices: Mapping[str, ConfusionMatrix], stem: str | Path, *,
             if index >= len(names):
                 axes.set_visible(False)
                 continue
-            matrix = matrices[names[index]]
-            shares = np.array(matrix.normalised)
-            counts = np.array(matrix.counts)
+            embedding = names[index]
+            matrix = matrices[embedding]
+            shares = np.array(matrix["normalised"])
+            counts = np.array(matrix["counts"])
             image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0, aspect="equal")
             for (i, j), count in np.ndenumerate(counts):
                 if count:
@@ -282,8 +283,8 @@ def plot_confusion(matrices: Mapping[str, ConfusionMatrix], stem: str | Path, *,
                         fontsize=5.5,
                         color="white" if shares[i, j] > 0.55 else "black",
                     )
-            axes.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=60, ha="right", rotation_mode="anchor")
-            axes.set_yticks(range(len(matrix.rows)), matrix.rows)
+            axes.set_xticks(range(len(matrix["columns"])), matrix["columns"], rotation=60, ha="right", rotation_mode="anchor")
+            axes.set_yticks(range(len(matrix["rows"])), matrix["rows"])
             axes.tick_params(length=0)
             axes.grid(False)
             for spine in axes.spines.values():
@@ -291,8 +292,9 @@ def plot_confusion(matrices: Mapping[str, ConfusionMatrix], stem: str | Path, *,
             axes.set_xlabel("predicted label")
             if index % columns == 0:
                 axes.set_ylabel("gold label")
-            seeds = f"{matrix.n_seeds} seed{'s' if matrix.n_seeds != 1 else ''}"
-            axes.set_title(f"{matrix.embedding} ({kind}, counts over {seeds})", color=colours[matrix.embedding])
+            n_seeds = matrix["n_seeds"]
+            seeds = f"{n_seeds} seed{'s' if n_seeds != 1 else ''}"
+            axes.set_title(f"{embedding} ({kind}, counts over {seeds})", color=colours[embedding])
         figure.colorbar(image, ax=grid.ravel().tolist(), shrink=0.8, label="share of the gold row")
         if title:
             figure.suptitle(title)
@@ -302,8 +304,47 @@ def plot_confusion(matrices: Mapping[str, ConfusionMatrix], stem: str | Path, *,
 # ----------------------------------------------------------------------------- 4 pairwise differences
 
 
+def _draw_pair(axes, pair: Mapping[str, Any], labels: Sequence[str], reach: float, colours: Mapping[str, str]) -> None:
+    """One panel of figure 4: the pair's mean difference per label (then overall) as a bar, its seed range as a
+    whisker, "k/n" significant seeds beside each bar; ``reach`` is the largest difference of any panel (points)."""
+    a, b = pair["a"], pair["b"]
+    differences = [pair["labels"][label] for label in labels] + [pair["overall"]]
+    x = np.arange(len(differences))
+    means = np.array([100 * d["mean_delta"] for d in differences])
+    lows = np.array([100 * min(d["deltas"]) for d in differences])
+    highs = np.array([100 * max(d["deltas"]) for d in differences])
+    for i, difference in enumerate(differences):
+        ahead = a if means[i] >= 0 else b
+        significant = difference["n_significant"] * 2 > difference["n_seeds"]
+        axes.bar(
+            x[i],
+            means[i],
+            0.6,
+            color=colours[ahead] if significant else to_rgba("white", 0.0),
+            edgecolor=colours[ahead],
+            linewidth=1.2,
+            zorder=3,
+        )
+        axes.plot([x[i], x[i]], [lows[i], highs[i]], color="#333333", linewidth=0.9, zorder=4)
+    axes.set_ylim(-reach * 1.35, reach * 1.35)
+    for i, difference in enumerate(differences):
+        above = means[i] >= 0
+        axes.text(
+            x[i],
+            max(highs[i], means[i], 0.0) + reach * 0.05 if above else min(lows[i], means[i], 0.0) - reach * 0.05,
+            f"{difference['n_significant']}/{difference['n_seeds']}",
+            ha="center",
+            va="bottom" if above else "top",
+            fontsize=7,
+        )
+    axes.axhline(0, color="black", linewidth=0.8, zorder=2)
+    axes.axvline(len(labels) - 0.5, color="#aaaaaa", linewidth=0.8, linestyle=":")
+    axes.set_ylabel("ΔF1 (points)")
+    axes.set_title(f"{a} − {b} ({pair['mode']}; above 0: {a} better)", fontsize=9, loc="left")
+
+
 def plot_pairwise_differences(
-    pairs: Sequence[PairComparison],
+    pairs: Sequence[Mapping[str, Any]],
     stem: str | Path,
     *,
     labels: Sequence[str] | None = None,
@@ -311,65 +352,29 @@ def plot_pairwise_differences(
 ) -> list[Path]:
     """Figure 4: per-label F1 difference between each pair of embeddings, significance marked.
 
-    One panel per pair ``a - b``: a bar per label (and the micro-F1 "overall") at the
-    mean difference over seeds, whiskers from the smallest to the largest per-seed
-    difference, coloured by the embedding ahead. A bar is filled when the
-    approximate randomisation test was significant in a majority of seeds, hollow
-    otherwise; above each bar "k/n" counts the seeds with p < alpha.
+    ``pairs`` is the comparison's ``significance``. One panel per pair ``a - b``: a bar per
+    label (and the micro-F1 "overall") at the mean difference over seeds, whiskers from the
+    smallest to the largest per-seed difference, coloured by the embedding ahead. A bar is
+    filled when the approximate randomisation test was significant in a majority of seeds,
+    hollow otherwise; above each bar "k/n" counts the seeds with p < alpha.
     """
     if not pairs:
-        raise ValueError("plot_pairwise_differences: no embedding pairs to draw")
-    names = embedding_order({p.a for p in pairs} | {p.b for p in pairs})
-    colours = embedding_colours(names)
-    labels = list(labels) if labels is not None else label_order(pairs[0].labels)
+        raise NotDrawable("no embedding pairs to draw (significance needs gold test documents and two embeddings "
+                          "trained with a common seed)")
+    colours = embedding_colours(embedding_order({p["a"] for p in pairs} | {p["b"] for p in pairs}))
+    labels = list(labels) if labels is not None else label_order(pairs[0]["labels"])
     columns = labels + ["overall"]
-    x = np.arange(len(columns))
-    alpha = pairs[0].overall.alpha
+    alpha = pairs[0]["overall"]["alpha"]
+    # one scale for every panel, so that differences compare across pairs
+    reach = max(
+        1.0,
+        max(100 * abs(delta) for pair in pairs for d in [*pair["labels"].values(), pair["overall"]] for delta in d["deltas"]),
+    )
     with styled_figure(stem, max(6.0, 0.7 * len(columns) + 1.5), 1.9 * len(pairs) + 1.0) as figure:
         panels = figure.subplots(len(pairs), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
-        # one scale for every panel, so that differences compare across pairs
-        reach = max(
-            1.0,
-            max(100 * abs(delta) for pair in pairs for d in [*pair.labels.values(), pair.overall] for delta in d.deltas),
-        )
         for axes, pair in zip(panels, pairs):
-            differences = [pair.labels[label] for label in labels] + [pair.overall]
-            means = np.array([100 * d.mean_delta for d in differences])
-            lows = np.array([100 * min(d.deltas) for d in differences])
-            highs = np.array([100 * max(d.deltas) for d in differences])
-            for i, difference in enumerate(differences):
-                ahead = pair.a if means[i] >= 0 else pair.b
-                significant = difference.n_significant * 2 > difference.n_seeds
-                axes.bar(
-                    x[i],
-                    means[i],
-                    0.6,
-                    color=colours[ahead] if significant else to_rgba("white", 0.0),
-                    edgecolor=colours[ahead],
-                    linewidth=1.2,
-                    zorder=3,
-                )
-                axes.plot([x[i], x[i]], [lows[i], highs[i]], color="#333333", linewidth=0.9, zorder=4)
-            axes.set_ylim(-reach * 1.35, reach * 1.35)
-            for i, difference in enumerate(differences):
-                top = max(highs[i], means[i], 0.0)
-                bottom = min(lows[i], means[i], 0.0)
-                above = means[i] >= 0
-                axes.text(
-                    x[i],
-                    top + reach * 0.05 if above else bottom - reach * 0.05,
-                    f"{difference.n_significant}/{difference.n_seeds}",
-                    ha="center",
-                    va="bottom" if above else "top",
-                    fontsize=7,
-                )
-            axes.axhline(0, color="black", linewidth=0.8, zorder=2)
-            axes.axvline(len(labels) - 0.5, color="#aaaaaa", linewidth=0.8, linestyle=":")
-            axes.set_ylabel("ΔF1 (points)")
-            axes.set_title(
-                f"{pair.a} − {pair.b} ({pair.mode}; above 0: {pair.a} better)", fontsize=9, loc="left"
-            )
-        panels[-1].set_xticks(x, columns)
+            _draw_pair(axes, pair, labels, reach, colours)
+        panels[-1].set_xticks(np.arange(len(columns)), columns)
         panels[-1].set_xlabel("label (overall = micro-F1)")
         handles = [
             Patch(facecolor="#777777", edgecolor="#777777", label=f"p < {alpha:g} in most seeds"),
@@ -388,8 +393,16 @@ def plot_pairwise_differences(
 # ----------------------------------------------------------------------------- 5 F1 vs label frequency
 
 
+def training_counts(per_label: Mapping[str, Any], label_counts: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """Every scored label's entity count in the training split; a label the statistics leave out counts 0."""
+    if "train" not in label_counts:
+        raise NotDrawable("no training label counts (the comparison was given no corpus statistics)")
+    return {label: int(label_counts["train"].get(label, 0)) for label in per_label["labels"]}
+
+
 def plot_f1_vs_frequency(
-    data: Mapping[str, Sequence[tuple[str, int, SeedSpread]]],
+    per_label: Mapping[str, Any],
+    label_counts: Mapping[str, Mapping[str, int]],
     stem: str | Path,
     *,
     schema: str = "strict",
@@ -397,24 +410,28 @@ def plot_f1_vs_frequency(
 ) -> list[Path]:
     """Figure 5: per-label F1 (mean +- sd over seeds) against the label's count in training, per embedding.
 
-    Labels with no training entity cannot sit on the log axis; the axis label names them.
+    ``per_label`` and ``label_counts`` are the comparison's sections of those names. Labels
+    with no training entity cannot sit on the log axis; the axis label names them.
     """
-    names = embedding_order(data)
+    counts = training_counts(per_label, label_counts)
+    positive = {label: n for label, n in counts.items() if n > 0}
+    if not positive:
+        raise NotDrawable("no scored label occurs in training")
+    names = embedding_order(per_label["embeddings"])
     colours, markers = embedding_colours(names), embedding_markers(names)
     with styled_figure(stem, 5.5, 3.8) as figure:
         axes = figure.add_subplot()
-        counts: dict[str, int] = {}
         for j, embedding in enumerate(names):
             # nudge embeddings apart on the log axis so their error bars do not hide each other
             nudge = 10 ** ((j - (len(names) - 1) / 2) * 0.025)
-            for label, count, spread in data[embedding]:
-                counts[label] = count
+            for label, count in counts.items():
                 if count <= 0:
                     continue
+                spread = per_label["scores"][label][embedding][schema]
                 axes.errorbar(
                     count * nudge,
-                    100 * spread.mean,
-                    yerr=100 * spread.sd,
+                    100 * spread["mean"],
+                    yerr=100 * spread["sd"],
                     color=colours[embedding],
                     marker=markers[embedding],
                     markersize=5,
@@ -422,9 +439,6 @@ def plot_f1_vs_frequency(
                     linewidth=1,
                     zorder=3,
                 )
-        positive = {label: n for label, n in counts.items() if n > 0}
-        if not positive:
-            raise ValueError("plot_f1_vs_frequency: no label occurs in training")
         axes.set_xscale("log")
         _plain_log_axis(axes.xaxis)
         low, high = min(positive.values()), max(positive.values())
@@ -456,32 +470,34 @@ def plot_f1_vs_frequency(
 
 
 def plot_learning_curves(
-    curves: Mapping[str, Sequence[LearningPoint]], stem: str | Path, *, title: str | None = None
+    curves: Mapping[str, Sequence[Mapping[str, Any]]], stem: str | Path, *, title: str | None = None
 ) -> list[Path]:
     """Figure 6: micro-F1 against the training fraction, strict and lenient, per embedding.
 
-    Lines join the means, the band is mean +- sd, dots are seeds. Needs more than one
-    fraction (raises ValueError otherwise: a single point is no curve).
+    ``curves`` is the comparison's ``learning_curves``. Lines join the means, the band is
+    mean +- sd, dots are seeds. Needs more than one fraction (a single point is no curve).
     """
-    fractions = {p.fraction for points in curves.values() for p in points}
+    fractions = {p["fraction"] for points in curves.values() for p in points}
     if len(fractions) < 2:
-        raise ValueError(f"plot_learning_curves needs runs at more than one training fraction, got {sorted(fractions)}")
+        raise NotDrawable(f"only one training fraction ({', '.join(f'{f:g}' for f in sorted(fractions))}); "
+                          "a learning curve needs runs at more than one training fraction")
     names = embedding_order(curves)
     colours, markers = embedding_colours(names), embedding_markers(names)
     with styled_figure(stem, 7.0, 3.2) as figure:
         panels = figure.subplots(1, 2, sharey=True)
         for axes, schema in zip(panels, ("strict", "lenient")):
             for embedding in names:
-                points = sorted(curves[embedding], key=lambda p: p.fraction)
-                xs = np.array([100 * p.fraction for p in points])
-                spreads = [getattr(p, schema) for p in points]
-                means = np.array([100 * s.mean for s in spreads])
-                sds = np.array([100 * s.sd for s in spreads])
+                points = sorted(curves[embedding], key=lambda p: p["fraction"])
+                xs = np.array([100 * p["fraction"] for p in points])
+                spreads = [p[schema] for p in points]
+                means = np.array([100 * s["mean"] for s in spreads])
+                sds = np.array([100 * s["sd"] for s in spreads])
                 colour = colours[embedding]
                 axes.fill_between(xs, means - sds, means + sds, color=colour, alpha=0.15, linewidth=0)
                 axes.plot(xs, means, color=colour, marker=markers[embedding], label=embedding)
                 for x, spread in zip(xs, spreads):
-                    axes.scatter(np.full(spread.n, x), _percent(spread.values), s=8, color=colour, alpha=0.5, linewidths=0)
+                    values = spread["values"]
+                    axes.scatter(np.full(len(values), x), _percent(values), s=8, color=colour, alpha=0.5, linewidths=0)
             axes.set_xlabel("training documents used (%)")
             axes.set_title(f"{schema} micro-F1")
             axes.set_xlim(0, 105)
@@ -495,29 +511,35 @@ def plot_learning_curves(
 # ----------------------------------------------------------------------------- 7 training curves
 
 
-def plot_training_curves(curves: Mapping[str, Sequence[TrainingCurve]], stem: str | Path, *, title: str | None = None) -> list[Path]:
-    """Figure 7: dev micro-F1 per epoch, one panel per embedding, one line per seed, the kept epoch circled."""
+def plot_training_curves(
+    curves: Mapping[str, Sequence[Mapping[str, Any]]], stem: str | Path, *, title: str | None = None
+) -> list[Path]:
+    """Figure 7: dev micro-F1 per epoch, one panel per embedding, one line per seed, the kept epoch circled.
+
+    ``curves`` is the comparison's ``training_curves``.
+    """
     names = [n for n in embedding_order(curves) if curves[n]]
     if not names:
-        raise ValueError("plot_training_curves: no run history to draw")
+        raise NotDrawable("no run history to draw")
     colours = embedding_colours(names)
     styles = ("-", "--", ":", "-.")
     with styled_figure(stem, max(3.0 * len(names), 5.0), 3.0) as figure:
         panels = figure.subplots(1, len(names), sharey=True, squeeze=False)[0]
         for axes, embedding in zip(panels, names):
-            for k, curve in enumerate(sorted(curves[embedding], key=lambda c: c.seed)):
-                dev = _percent(curve.dev_f1)
+            for k, curve in enumerate(sorted(curves[embedding], key=lambda c: c["seed"])):
+                dev = _percent(curve["dev_f1"])
+                epochs, best = list(curve["epoch"]), curve["best_epoch"]
                 axes.plot(
-                    curve.epoch,
+                    epochs,
                     dev,
                     color=colours[embedding],
                     linestyle=styles[k % len(styles)],
                     linewidth=1.2,
-                    label=f"seed {curve.seed}",
+                    label=f"seed {curve['seed']}",
                 )
-                if curve.best_epoch is not None and curve.best_epoch in curve.epoch:
-                    i = curve.epoch.index(curve.best_epoch)
-                    axes.plot(curve.epoch[i], dev[i], marker="o", markersize=6, markerfacecolor="none", color=colours[embedding])
+                if best is not None and best in epochs:
+                    i = epochs.index(best)
+                    axes.plot(epochs[i], dev[i], marker="o", markersize=6, markerfacecolor="none", color=colours[embedding])
             axes.set_title(embedding, color=colours[embedding])
             axes.set_xlabel("epoch")
             axes.legend(loc="lower right", fontsize=7)
@@ -530,29 +552,29 @@ def plot_training_curves(curves: Mapping[str, Sequence[TrainingCurve]], stem: st
 # ----------------------------------------------------------------------------- 8 cost
 
 
-def plot_cost(points: Mapping[str, Sequence[CostPoint]], stem: str | Path, *, title: str | None = None) -> list[Path]:
+def plot_cost(cost: Mapping[str, Mapping[str, Any]], stem: str | Path, *, title: str | None = None) -> list[Path]:
     """Figure 8: strict micro-F1 against cost: seconds (left) and trainable parameters (right).
 
-    Seconds are the embedding's in-domain training (GloVe vectors, Flair LMs; 0 for
-    pretrained), its vector computation (from a run that filled the cache; see
-    :func:`medner.comparison.embedding_compute_seconds`; marked "cached" when none
-    did) and each seed's tagger training. Dots are seeds, the large marker the mean.
+    ``cost`` is the comparison's ``cost``. Seconds are the embedding's in-domain training
+    (GloVe vectors, Flair LMs; 0 for pretrained), its vector computation (``vector_seconds``:
+    from a run that filled the cache; marked "cached" when none did) and each seed's tagger
+    training. Dots are seeds, the large marker the mean.
     """
-    names = [n for n in embedding_order(points) if points[n]]
+    names = [n for n in embedding_order(cost) if cost[n]["runs"]]
     if not names:
-        raise ValueError("plot_cost: no cost data to draw")
+        raise NotDrawable("no cost data to draw")
     colours, markers = embedding_colours(names), embedding_markers(names)
     with styled_figure(stem, 7.0, 3.2) as figure:
         left, right = figure.subplots(1, 2, sharey=True)
         cached = []
         for embedding in names:
-            group = points[embedding]
-            compute, measured = embedding_compute_seconds(group)
+            group = cost[embedding]["runs"]
+            compute, measured = cost[embedding]["vector_seconds"], cost[embedding]["vector_seconds_measured"]
             if not measured:
                 cached.append(embedding)
-            seconds = np.array([p.embedding_training_seconds + compute + p.training_seconds for p in group])
-            parameters = np.array([p.trainable_parameters for p in group], dtype=float) / 1e6
-            f1 = _percent([p.f1 for p in group])
+            seconds = np.array([p["embedding_training_seconds"] + compute + p["training_seconds"] for p in group])
+            parameters = np.array([p["trainable_parameters"] for p in group], dtype=float) / 1e6
+            f1 = _percent([p["f1"] for p in group])
             colour, marker = colours[embedding], markers[embedding]
             for axes, xs in ((left, seconds), (right, parameters)):
                 axes.scatter(xs, f1, s=14, color=colour, marker=marker, alpha=0.45, linewidths=0)

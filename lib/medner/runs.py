@@ -1,18 +1,19 @@
-"""One run of the study and its folder: corpus x embedding x seed (x training fraction).
+"""One run of the study as named stages: prepare the inputs, train, predict, score, write.
 
-Layout (:func:`run_dir`)::
+A run is one corpus x one embedding x one seed (x one training fraction), described by
+:class:`RunSettings` and written to its :class:`~medner.run_folder.RunFolder`:
 
-    <results>/<corpus>/<embedding>/seed-<n>[/frac-<f>]/
-        metrics.json          everything measured (schema below); written LAST, atomically
-        history.csv           epoch,train_loss,dev_f1,learning_rate,seconds
-        model.pt              {"state_dict", "config", "tags", ...} of the best dev epoch
-        predictions/brat/     test documents: <id>.txt (copied) + <id>.ann (predicted entities)
-        predictions/test.conll  test tokens with predicted tags
+1. :func:`prepare_inputs`: the corpus and its splits, the training subset of a fraction,
+   BIO tags (with what the tagging dropped), and the token vectors from the embedding cache;
+2. :func:`train_model`: the BiLSTM-CRF trained on the cached vectors, early stopping on dev;
+3. :func:`predict`: tags for dev and test, decoded to entities with character offsets;
+4. :func:`score`: the predictions against the gold documents (n2c2 strict and lenient,
+   confusion, SemEval-2013, token-level BIO);
+5. :func:`write_run`: predictions, history, checkpoint, and ``metrics.json`` last.
 
-A run folder is finished exactly when ``metrics.json`` exists: every other file is
-written first (each through a temporary file and ``os.replace``), and ``metrics.json``
-last, so an interrupted run never looks finished. :func:`execute_run` on a finished
-folder returns the stored metrics without training, unless ``force``.
+:func:`execute_run` composes them (``medner train``); notebook ``02-train`` calls each in
+its own cell. A finished run is read back by :func:`execute_run` instead of trained again,
+unless ``force``.
 
 The training subset for ``fraction < 1`` is nested: the training document ids are
 sorted, shuffled once with the run seed, and the first ``ceil(fraction * n)`` are
@@ -21,130 +22,121 @@ kept, so with one seed a smaller fraction's documents are contained in a larger 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import hashlib
 import math
 import os
 import platform
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from medner import __version__, paths
+from medner import __version__
+from medner.model.compute import check_compute
+from medner.run_folder import SCHEMA_VERSION, RunFolder
 
 #: Epochs of a run unless told otherwise (flair's schedule may stop sooner). At 10 the demo-corpus
 #: runs were still improving on dev; at 20 a demo run takes under two minutes on a 2-core CPU.
 DEFAULT_MAX_EPOCHS = 20
-
-#: Bumped whenever a key of metrics.json changes meaning or moves.
-SCHEMA_VERSION = 1
-
-_SCORES = "score_documents() dict: {strict, lenient: {micro, macro, weighted, overall_macro, labels}, documents, ignored}"
-
-#: The documented shape of metrics.json: key -> (type, description), nested dicts for sections.
-#: :func:`validate_metrics` checks a metrics dict against it (keys present, types right).
-METRICS_SCHEMA: dict[str, Any] = {
-    "schema_version": (int, "version of this schema (SCHEMA_VERSION)"),
-    "run": {
-        "corpus": (str, "corpus name as the registry gives it"),
-        "embedding": (str, "embedding spec name"),
-        "seed": (int, "run seed: weight initialisation, batch order, dropout, training subset"),
-        "fraction": (float, "share of training documents used, in (0, 1]"),
-        "finished": (str, "UTC time the run finished, ISO 8601"),
-    },
-    "config": {
-        "model": (dict, "BiLSTMCRFTagger keyword arguments (hidden_size, dropouts, use_crf, ...)"),
-        "training": (dict, "TrainingConfig values (learning rate, batch size, annealing, max_epochs, seed, threads) "
-                           "and kernels: the LSTM's and CRF's loops, compiled or torch (medner.model.kernels), "
-                           "and step_products: the LSTM's step products, packed (the kernels' own) or bmm"),
-        "tag_scheme": (str, "BIO or BIOES"),
-        "tags": (list, "the tag dictionary, index order"),
-        "embedding": (dict, "spec name, family, source, options, embedder fingerprint and dimension"),
-        "seeds": (dict, "every RNG seeded and its seed"),
-        "deterministic_algorithms": (bool, "torch deterministic algorithms on during training"),
-    },
-    "corpus": {
-        "name": (str, "corpus name"),
-        "source": (str, "folder read"),
-        "labels": (list, "labels scored, n2c2 order"),
-        "split_record": (dict, "how the splits were made (folders or seeded ids)"),
-        "ignored_labels": (dict, "source label -> entities the label map ignored"),
-        "splits": (dict, "per split: documents, sentences, tokens, entities"),
-        "tagging": (dict, "per split: TaggingReport.as_dict() (kept / dropped per label and reason)"),
-        "training_documents": (dict, "fraction subset: used, available, seed, sha256 of the sorted ids"),
-    },
-    "environment": {
-        "versions": (dict, "python, medner, torch, numpy, transformers, flair, gensim"),
-        "hardware": (dict, "platform, processor, cpu_count, torch threads, memory_gb"),
-    },
-    "cost": {
-        "embedding_seconds": (float, "seconds to read (hit) or compute (miss) the vectors of train+dev+test"),
-        "embedding_cache_hit": (bool, "all three splits were read from the cache"),
-        "embedder_build_seconds": (float, "seconds to build the embedder (loading models, in-domain training or reuse)"),
-        "training_seconds": (float, "seconds in the epoch loop, dev evaluation included"),
-        "epochs": (int, "epochs run"),
-        "seconds_per_epoch": (float, "training_seconds / epochs"),
-        "tokens_per_second": (float, "training tokens processed per second of pure training (no dev evaluation)"),
-        "trainable_parameters": (int, "weights the tagger trains"),
-        "peak_rss_mb": (float, "peak resident memory of the process at the end of the run, MiB"),
-        "total_seconds": (float, "wall time of the whole run"),
-    },
-    "best_epoch": (int, "epoch whose weights were kept (best dev strict micro-F1)"),
-    "best_dev_f1": (float, "dev strict micro-F1 of that epoch"),
-    "stopped_because": (str, "why training stopped"),
-    "scores": {
-        "test": (dict, _SCORES),
-        "dev": (dict, _SCORES),
-    },
-    "confusion": {
-        "span": (dict, "span_confusion() on test: rows labels+SPURIOUS, columns labels+MISSED, counts, normalised"),
-        "token": (dict, "token_confusion() on test tags: rows/columns labels+O, counts, normalised"),
-    },
-    "semeval": (dict, "score_semeval() on test: the four SemEval-2013 schemas, overall and per label"),
-    "token_bio": (dict, "score_bio_strict() on test tags (seqeval strict IOB2)"),
-}
+#: The splits a run predicts and scores.
+SCORED_SPLITS: tuple[str, ...] = ("dev", "test")
 
 
-def validate_metrics(metrics: dict, schema: dict | None = None, where: str = "metrics") -> None:
-    """Raise ValueError naming the first key that is missing or of the wrong type under METRICS_SCHEMA."""
-    schema = METRICS_SCHEMA if schema is None else schema
-    if not isinstance(metrics, dict):
-        raise ValueError(f"{where}: expected an object, found {type(metrics).__name__}")
-    for key, rule in schema.items():
-        if key not in metrics:
-            raise ValueError(f"{where}.{key}: missing")
-        value = metrics[key]
-        if isinstance(rule, dict):
-            validate_metrics(value, rule, f"{where}.{key}")
-            continue
-        expected = rule[0]
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if expected is float else isinstance(value, expected)
-        if expected is int and isinstance(value, bool):
-            ok = False
-        if not ok:
-            raise ValueError(f"{where}.{key}: expected {expected.__name__}, found {type(value).__name__}")
-    for split in ("test", "dev"):
-        if where == "metrics" and "micro" not in metrics["scores"][split].get("strict", {}):
-            raise ValueError(f"metrics.scores.{split}.strict.micro: missing")
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that defines one run: the notebook's parameters and the command line's options, checked here."""
+
+    corpus: str  # demo, n2c2-2018, phee, or any name with corpus_path
+    embedding: str  # a spec name in embeddings/ or the path of a spec .yaml file
+    seed: int  # weight initialisation, batch order, dropout, training subset
+    fraction: float = 1.0  # share of the training documents, in (0, 1]
+    corpus_path: str | Path | None = None  # the corpus folder; None: the registry's default
+    label_map: str | Path | None = None  # file mapping the corpus's labels to n2c2 names
+    demo_size: int | None = None  # sentences of the generated demo corpus; None: the generator's default
+    results_root: str | Path | None = None  # folder of the run folders; None: results/
+    cache_root: str | Path | None = None  # token vector cache; None: embeddings/cache
+    max_epochs: int = DEFAULT_MAX_EPOCHS  # at most this many epochs
+    num_threads: int | None = 1  # torch CPU threads for training; None: every core
+    implementation: str = "fused"  # how the tagger computes: fused or nn.LSTM (medner.model.compute)
+    precision: str = "float32"  # the LSTM's matrix products: float32 or bfloat16
+    tag_scheme: str = "BIO"  # BIO or BIOES
+    model: dict[str, Any] = field(default_factory=dict)  # BiLSTMCRFTagger keyword arguments (hidden_size, ...)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed: expected an integer >= 0; given {self.seed!r}")
+        if isinstance(self.fraction, bool) or not 0.0 < float(self.fraction) <= 1.0:
+            raise ValueError(f"fraction: expected a number in (0, 1]; given {self.fraction!r}")
+        if isinstance(self.max_epochs, bool) or not isinstance(self.max_epochs, int) or self.max_epochs < 1:
+            raise ValueError(f"max_epochs: expected an integer >= 1; given {self.max_epochs!r}")
+        if self.num_threads is not None and (isinstance(self.num_threads, bool) or self.num_threads < 1):
+            raise ValueError(f"num_threads: expected an integer >= 1 or None (every core); given {self.num_threads!r}")
+        check_compute(self.implementation, self.precision)
+        tag_dictionary([], self.tag_scheme)  # refuses an unknown scheme
+
+    def folder(self) -> RunFolder:
+        """The run's folder: ``<results>/<corpus>/<embedding>/seed-<n>[/frac-<f>]``."""
+        from medner.corpus.registry import corpus_name
+
+        path = None if self.corpus_path in (None, "") else self.corpus_path
+        return RunFolder.of(self.results_root, corpus_name(self.corpus, path), self.embedding, int(self.seed),
+                            float(self.fraction))
 
 
-def run_dir(results_root: str | Path | None, corpus: str, embedding: str, seed: int, fraction: float = 1.0) -> Path:
-    """``<results_root>/<corpus>/<embedding>/seed-<n>[/frac-<f>]``; the frac level only when fraction != 1."""
-    root = Path(results_root) if results_root else paths.results_dir()
-    folder = root / corpus / embedding / f"seed-{int(seed)}"
-    if float(fraction) != 1.0:
-        folder = folder / f"frac-{float(fraction):g}"
-    return folder
+@dataclass
+class RunInputs:
+    """What :func:`prepare_inputs` gives the later stages: documents, tagged sentences and their vectors per split."""
+
+    corpus: Any  # medner.corpus.registry.Corpus
+    spec: Any  # medner.embeddings.specs.EmbeddingSpec
+    embedder: Any  # medner.embeddings.base.TokenEmbedder
+    tags: list[str]  # the tag dictionary, index order
+    train_ids: list[str]  # the training documents of this fraction
+    documents: dict[str, list]  # split -> gold Documents
+    sentences: dict[str, list]  # split -> tagged, non-empty Sentences
+    tagging: dict[str, dict]  # split -> TaggingReport.as_dict()
+    vectors: dict[str, Any]  # split -> CachedVectors
+    build_seconds: float  # building the embedder
+    started: float = field(default_factory=time.perf_counter)  # when the run began (time.perf_counter)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.corpus.labels)
+
+    def train_tags(self) -> list[list[int]]:
+        """The gold tag indices of every training sentence; a tag outside the dictionary is a ValueError."""
+        index = {t: i for i, t in enumerate(self.tags)}
+        rows = []
+        for s in self.sentences["train"]:
+            unknown = [t for t in s.tags if t not in index]
+            if unknown:
+                raise ValueError(f"document {s.doc_id} sentence {s.index}: tag {unknown[0]!r} is not in the tag "
+                                 f"dictionary {self.tags}")
+            rows.append([index[t] for t in s.tags])
+        return rows
+
+
+@dataclass
+class TrainedModel:
+    """What :func:`train_model` gives: the tagger with its best dev epoch's weights, and how it was trained."""
+
+    model: Any  # medner.model.BiLSTMCRFTagger
+    result: Any  # medner.training.TrainingResult
+    config: Any  # medner.training.TrainingConfig
+
+
+@dataclass
+class Predictions:
+    """Predicted tags and the entities decoded from them, for each scored split."""
+
+    tags: dict[str, list[list[str]]]
+    documents: dict[str, list]
 
 
 def training_subset(doc_ids: Sequence[str], fraction: float, seed: int) -> list[str]:
@@ -164,37 +156,256 @@ def tag_dictionary(labels: Sequence[str], scheme: str = "BIO") -> list[str]:
     return ["O"] + [f"{p}-{label}" for label in labels for p in prefixes[scheme]]
 
 
-def load_metrics(folder: str | Path) -> dict:
-    """The metrics.json of a finished run folder."""
-    path = Path(folder) / "metrics.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: line {exc.lineno}: expected JSON ({exc.msg})") from None
+def _print_line(line: str) -> None:
+    print(line, flush=True)  # batch logs want each line at once
 
 
-def load_runs(results_root: str | Path | None, corpus: str) -> list[dict]:
-    """The metrics of every finished run of ``corpus`` (folders with metrics.json), sorted by path."""
-    root = (Path(results_root) if results_root else paths.results_dir()) / corpus
-    found = sorted(root.glob("*/seed-*/metrics.json")) + sorted(root.glob("*/seed-*/frac-*/metrics.json"))
-    return [load_metrics(p.parent) for p in found]
+# ----------------------------------------------------------------------------------------------- 1 prepare
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+def prepare_inputs(settings: RunSettings, *, progress: str = "auto", log: Callable[[str], None] = _print_line) -> RunInputs:
+    """Stage 1: the corpus, the training subset, BIO tags and the cached token vectors of every split."""
+    from medner.corpus.registry import load_corpus
+    from medner.embeddings.specs import build_embedder, load_spec
+    from medner.training import resolve_progress
+
+    started = time.perf_counter()
+    mode = resolve_progress(progress)  # type: ignore[arg-type]
+    spec = load_spec(settings.embedding)
+    corpus = load_corpus(settings.corpus, path=settings.corpus_path or None, label_map=settings.label_map or None,
+                         demo_size=settings.demo_size)
+    train_ids = training_subset([d.id for d in corpus.splits["train"]], float(settings.fraction), int(settings.seed))
+    keep = set(train_ids)
+    documents = {"train": [d for d in corpus.splits["train"] if d.id in keep],
+                 "dev": corpus.splits["dev"], "test": corpus.splits["test"]}
+    sentences, tagging = _tagged(documents, settings.tag_scheme)
+    build_start = time.perf_counter()
+    embedder = build_embedder(spec, corpus, progress=mode == "bar")
+    inputs = RunInputs(corpus=corpus, spec=spec, embedder=embedder, tags=tag_dictionary(list(corpus.labels), settings.tag_scheme),
+                       train_ids=train_ids, documents=documents, sentences=sentences, tagging=tagging, vectors={},
+                       build_seconds=time.perf_counter() - build_start, started=started)
+    inputs.vectors = _cached_vectors(inputs, settings.cache_root, progress=mode == "bar")
+    if mode == "lines":
+        hit = all(v.hit for v in inputs.vectors.values())
+        seconds = sum(v.seconds for v in inputs.vectors.values())
+        log(f"{spec.name} vectors for {corpus.name}: {'read from cache' if hit else 'computed'} "
+            f"in {seconds:.1f} s (dimension {embedder.dim})")
+    return inputs
 
 
-def _write_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+def _tagged(documents: dict[str, list], scheme: str) -> tuple[dict[str, list], dict[str, dict]]:
+    """Per split: the documents' tagged sentences (empty ones left out: no token to tag or embed) and the
+    tagging report (every gold entity kept or dropped, and why)."""
+    from medner.corpus.tagging import tag_documents
+
+    sentences, tagging = {}, {}
+    for split, split_docs in documents.items():
+        tagged, report = tag_documents(split_docs, scheme=scheme)
+        sentences[split] = [s for s in tagged if len(s) > 0]
+        tagging[split] = report.as_dict()
+    return sentences, tagging
+
+
+def _cached_vectors(inputs: RunInputs, cache_root: str | Path | None, *, progress: bool) -> dict[str, Any]:
+    """The token vectors of every split, read from the embedding cache (computed into it on a miss)."""
+    from medner.embeddings.cache import EmbeddingCache
+
+    cache = EmbeddingCache(cache_root or None)
+    return {split: cache.load_or_compute(inputs.embedder, inputs.corpus.name, split,
+                                         [s.words for s in inputs.sentences[split]], progress=progress)
+            for split in ("train", "dev", "test")}
+
+
+# ----------------------------------------------------------------------------------------------- 2 train
+
+
+def train_model(inputs: RunInputs, settings: RunSettings, *, progress: str = "auto",
+                log: Callable[[str], None] = _print_line) -> TrainedModel:
+    """Stage 2: a fresh tagger (initialised from the run seed) trained on the cached vectors; the weights of
+    its best dev epoch (strict micro-F1) are loaded back into it."""
+    from medner.model import BiLSTMCRFTagger
+    from medner.training import TrainingConfig, train_tagger
+
+    # Weight initialisation is part of what the seed fixes.
+    torch.manual_seed(settings.seed)
+    model = BiLSTMCRFTagger(inputs.embedder.dim, len(inputs.tags), **settings.model)
+    config = TrainingConfig(max_epochs=settings.max_epochs, seed=int(settings.seed), num_threads=settings.num_threads,
+                            implementation=settings.implementation, precision=settings.precision)
+    result = train_tagger(model, inputs.vectors["train"], inputs.train_tags(), inputs.vectors["dev"],
+                          _dev_scorer(inputs, settings.tag_scheme), config, progress=progress, log=log)
+    return TrainedModel(model=model, result=result, config=config)
+
+
+def _dev_scorer(inputs: RunInputs, scheme: str) -> Callable[[list[list[int]]], float]:
+    """Predicted dev tag indices -> dev strict micro-F1 on character offsets: what model selection maximises."""
+    from medner.corpus.tagging import decode_documents
+    from medner.evaluation.span import strict_micro_f1
+
+    def dev_f1(predicted: list[list[int]]) -> float:
+        strings = [[inputs.tags[i] for i in row] for row in predicted]
+        pred_docs = decode_documents(inputs.documents["dev"], inputs.sentences["dev"], strings, scheme=scheme)
+        return strict_micro_f1(inputs.documents["dev"], pred_docs, labels=inputs.labels)
+
+    return dev_f1
+
+
+# ----------------------------------------------------------------------------------------------- 3 predict
+
+
+def predict(model, inputs: RunInputs, *, scheme: str = "BIO") -> Predictions:
+    """Stage 3: the model's tags for the dev and test sentences, and the entities they decode to."""
+    from medner.corpus.tagging import decode_documents
+    from medner.training import predict_tags
+
+    tags = {split: [[inputs.tags[i] for i in row] for row in predict_tags(model, inputs.vectors[split])]
+            for split in SCORED_SPLITS}
+    documents = {split: decode_documents(inputs.documents[split], inputs.sentences[split], tags[split], scheme=scheme)
+                 for split in SCORED_SPLITS}
+    return Predictions(tags=tags, documents=documents)
+
+
+# ----------------------------------------------------------------------------------------------- 4 score
+
+
+def score(inputs: RunInputs, predictions: Predictions) -> dict[str, Any]:
+    """Stage 4: scores on character offsets against the gold documents, as metrics.json holds them:
+    ``scores`` (test and dev), ``confusion`` (span and token, test), ``semeval`` and ``token_bio`` (test)."""
+    from medner.evaluation.confusion import span_confusion, token_confusion
+    from medner.evaluation.semeval import score_semeval
+    from medner.evaluation.span import score_documents
+    from medner.evaluation.token import score_bio_strict
+
+    labels, gold, pred = inputs.labels, inputs.documents, predictions.documents
+    gold_test_tags = [s.tags for s in inputs.sentences["test"]]
+    return {
+        "scores": {split: score_documents(gold[split], pred[split], labels=labels) for split in ("test", "dev")},
+        "confusion": {
+            "span": span_confusion(gold["test"], pred["test"], labels),
+            "token": token_confusion(gold_test_tags, predictions.tags["test"], labels),
+        },
+        "semeval": score_semeval(gold["test"], pred["test"], labels=labels),
+        "token_bio": score_bio_strict(gold_test_tags, predictions.tags["test"], labels=labels),
+    }
+
+
+# ----------------------------------------------------------------------------------------------- 5 write
+
+
+def write_run(folder: RunFolder, settings: RunSettings, inputs: RunInputs, trained: TrainedModel,
+              predictions: Predictions, scores: dict[str, Any]) -> dict:
+    """Stage 5: predictions, history and checkpoint, then ``metrics.json`` (which marks the run finished).
+
+    Returns the metrics as written (see :data:`medner.run_folder.METRICS_SCHEMA`).
+    """
+    from medner.corpus.document import Sentence
+
+    test_sentences = [Sentence(doc_id=s.doc_id, index=s.index, tokens=s.tokens, tags=row)
+                      for s, row in zip(inputs.sentences["test"], predictions.tags["test"])]
+    folder.begin()
+    folder.write_predictions(predictions.documents["test"], test_sentences)
+    folder.write_history(trained.result.history_rows())
+    folder.save_checkpoint(checkpoint_of(settings, inputs, trained))
+    return folder.write_metrics(metrics_of(settings, inputs, trained, scores))
+
+
+def checkpoint_of(settings: RunSettings, inputs: RunInputs, trained: TrainedModel) -> dict:
+    """model.pt: the best epoch's weights and what rebuilds and runs the model; tensors and plain data only."""
+    return {
+        "state_dict": trained.result.best_state,
+        "config": trained.model.config,
+        "compute": trained.model.compute,
+        "tags": inputs.tags,
+        "tag_scheme": settings.tag_scheme,
+        "embedding": {"name": inputs.spec.name, "fingerprint": inputs.embedder.fingerprint, "dim": inputs.embedder.dim},
+        "best_epoch": trained.result.best_epoch,
+    }
+
+
+def metrics_of(settings: RunSettings, inputs: RunInputs, trained: TrainedModel, scores: dict[str, Any]) -> dict:
+    """The metrics.json of a run (:data:`medner.run_folder.METRICS_SCHEMA`), from what its stages returned."""
+    from medner.training import peak_rss_mb
+
+    result = trained.result
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": {
+            "corpus": inputs.corpus.name,
+            "embedding": inputs.spec.name,
+            "seed": int(settings.seed),
+            "fraction": float(settings.fraction),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        "config": _config_record(settings, inputs, trained),
+        "corpus": _corpus_record(settings, inputs),
+        "environment": environment(),
+        "cost": {
+            "embedding_seconds": float(sum(v.seconds for v in inputs.vectors.values())),
+            "embedding_cache_hit": bool(all(v.hit for v in inputs.vectors.values())),
+            "embedder_build_seconds": float(inputs.build_seconds),
+            "training_seconds": float(result.seconds),
+            "epochs": int(result.epochs),
+            "seconds_per_epoch": float(result.seconds_per_epoch),
+            "tokens_per_second": float(result.tokens_per_second),
+            "trainable_parameters": int(result.trainable_parameters),
+            "peak_rss_mb": float(peak_rss_mb()),
+            "total_seconds": float(time.perf_counter() - inputs.started),
+        },
+        "best_epoch": int(result.best_epoch),
+        "best_dev_f1": float(result.best_dev_f1),
+        "stopped_because": result.stopped_because,
+        **scores,
+    }
+
+
+def _config_record(settings: RunSettings, inputs: RunInputs, trained: TrainedModel) -> dict:
+    """metrics.json's ``config``: the model, the training schedule and compute, tags, embedding and seeds."""
+    result, spec, embedder = trained.result, inputs.spec, inputs.embedder
+    training = asdict(trained.config)
+    training.update(num_threads=result.num_threads, kernels=result.kernels, step_products=result.step_products)
+    seed = int(settings.seed)
+    return {
+        "model": trained.model.config,
+        "training": training,
+        "tag_scheme": settings.tag_scheme,
+        "tags": inputs.tags,
+        "embedding": {
+            "name": spec.name, "family": spec.family, "source": str(spec.source), "options": spec.options,
+            "fingerprint": embedder.fingerprint, "dim": embedder.dim,
+            "training_record": getattr(embedder, "training_record", None),
+        },
+        "seeds": {**result.seeds, "model_init": seed, "batch_order": seed, "training_subset": seed},
+        "deterministic_algorithms": True,
+    }
+
+
+def _corpus_record(settings: RunSettings, inputs: RunInputs) -> dict:
+    """metrics.json's ``corpus``: what was read, how it was split and tagged, and the training subset."""
+    corpus = inputs.corpus
+    return {
+        "name": corpus.name,
+        "source": corpus.source,
+        "label_map": None if settings.label_map in (None, "") else str(Path(settings.label_map).resolve()),
+        "labels": inputs.labels,
+        "split_record": corpus.split_record,
+        "ignored_labels": corpus.ignored,
+        "splits": {split: _split_summary(inputs.documents[split], inputs.sentences[split]) for split in inputs.documents},
+        "tagging": inputs.tagging,
+        "training_documents": {
+            "used": len(inputs.train_ids),
+            "available": len(corpus.splits["train"]),
+            "seed": int(settings.seed),
+            "ids_sha256": hashlib.sha256("\n".join(sorted(inputs.train_ids)).encode("utf-8")).hexdigest(),
+        },
+    }
+
+
+def _split_summary(docs, sentences) -> dict:
+    return {
+        "documents": len(docs),
+        "sentences": len(sentences),
+        "tokens": sum(len(s) for s in sentences),
+        "entities": sum(len(d.entities) for d in docs),
+    }
 
 
 def environment() -> dict:
@@ -227,13 +438,30 @@ def environment() -> dict:
     return {"versions": versions, "hardware": hardware}
 
 
-def _split_summary(docs, sentences) -> dict:
-    return {
-        "documents": len(docs),
-        "sentences": len(sentences),
-        "tokens": sum(len(s) for s in sentences),
-        "entities": sum(len(d.entities) for d in docs),
-    }
+# ----------------------------------------------------------------------------------------------- a whole run
+
+
+def begin_run(settings: RunSettings, *, force: bool = False) -> RunFolder:
+    """The run's folder, ready to be written: a finished run is a ValueError unless ``force``."""
+    folder = settings.folder()
+    if folder.finished and not force:
+        raise ValueError(f"{folder.path} holds a finished run (metrics.json); set force=True to train it again, "
+                         "or browse it with 04-errors")
+    folder.begin()
+    return folder
+
+
+def finished_metrics(folder: RunFolder, settings: RunSettings) -> dict:
+    """A finished run's metrics, after checking it was trained with the settings asked for now."""
+    finished = folder.read_metrics()
+    recorded = {**finished.get("config", {}).get("model", {}), **finished.get("config", {}).get("training", {})}
+    asked = {**settings.model, "implementation": settings.implementation, "precision": settings.precision}
+    for key, value in asked.items():
+        was = recorded.get(key, "float32" if key == "precision" else "fused" if key == "implementation" else value)
+        if was != value:
+            raise ValueError(f"{folder.metrics_path}: the finished run was trained with {key}={was!r}, not {value!r}; "
+                             "retrain it with force=True (--force) or write to another results folder")
+    return finished
 
 
 def execute_run(
@@ -241,259 +469,44 @@ def execute_run(
     embedding: str,
     seed: int,
     *,
-    fraction: float = 1.0,
-    corpus_path: str | Path | None = None,
-    label_map: str | Path | None = None,
-    demo_size: int | None = None,
-    results_root: str | Path | None = None,
-    max_epochs: int = DEFAULT_MAX_EPOCHS,
     force: bool = False,
     progress: str = "auto",
-    tag_scheme: str = "BIO",
-    num_threads: int | None = 1,
-    cache_root: str | Path | None = None,
-    **model_kwargs: Any,
+    **options: Any,
 ) -> dict:
-    """Train, predict and score one run, writing its folder; returns the metrics (see METRICS_SCHEMA).
+    """Prepare, train, predict, score and write one run; returns its metrics (see METRICS_SCHEMA).
 
-    A finished run folder (metrics.json present) is read back instead, unless ``force``.
-    ``model_kwargs`` go to :class:`medner.model.BiLSTMCRFTagger` (``hidden_size``, ``use_crf``, ...).
-    ``num_threads``: torch CPU threads for training, one by default (see
-    :func:`medner.training.train_tagger`): under ``make -j2`` two runs with two
-    threads each trained an epoch more than ten times slower than with one.
-    ``None`` uses every core.
+    ``options`` are :class:`RunSettings` fields (``fraction``, ``corpus_path``, ``max_epochs``, ``num_threads``,
+    ``implementation``, ``precision``, ...); any other keyword goes to :class:`medner.model.BiLSTMCRFTagger`
+    (``hidden_size``, ``use_crf``, ...). A finished run folder (metrics.json present) is read back instead,
+    unless ``force``. ``num_threads``: torch CPU threads for training, one by default (see
+    :func:`medner.training.train_tagger`); ``None`` uses every core.
     """
-    from medner.corpus.brat import write_brat_folder
-    from medner.corpus.conll import write_conll
-    from medner.corpus.document import Sentence
-    from medner.corpus.registry import load_corpus
-    from medner.corpus.tagging import decode_documents, tag_documents
-    from medner.embeddings.cache import EmbeddingCache
-    from medner.embeddings.specs import build_embedder, load_spec
-    from medner.evaluation.confusion import span_confusion, token_confusion
-    from medner.evaluation.semeval import score_semeval
-    from medner.evaluation.span import score_documents, strict_micro_f1
-    from medner.evaluation.token import score_bio_strict
-    from medner.model import BiLSTMCRFTagger
-    from medner.training import TrainingConfig, peak_rss_mb, predict_tags, resolve_progress, train_tagger
+    from medner.training import resolve_progress
 
-    started = time.perf_counter()
+    known = set(RunSettings.__dataclass_fields__) - {"corpus", "embedding", "seed", "model"}
+    settings = RunSettings(corpus_name, embedding, seed, **{k: v for k, v in options.items() if k in known},
+                           model={k: v for k, v in options.items() if k not in known})
     mode = resolve_progress(progress)  # type: ignore[arg-type]
-    log = lambda line: print(line, flush=True)  # noqa: E731 - batch logs want each line at once
-    spec = load_spec(embedding)
-    if not 0.0 < float(fraction) <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    corpus = load_corpus(corpus_name, path=corpus_path, label_map=label_map, demo_size=demo_size)
-    folder = run_dir(results_root, corpus.name, spec.name, seed, fraction)
-    metrics_path = folder / "metrics.json"
-    if metrics_path.exists() and not force:
-        finished = load_metrics(folder)
-        recorded = finished.get("config", {}).get("model", {})
-        differing = {k: v for k, v in model_kwargs.items() if k in recorded and recorded[k] != v}
-        if differing:
-            key, value = next(iter(differing.items()))
-            raise ValueError(
-                f"{metrics_path}: the finished run was trained with {key}={recorded[key]!r}, not {value!r}; "
-                "retrain it with force=True (--force) or write to another results folder"
-            )
+    folder = settings.folder()
+    if folder.finished and not force:
+        finished = finished_metrics(folder, settings)
         if mode != "none":
-            log(f"{folder}: finished run found, not training again (force=True retrains)")
+            _print_line(f"{folder.path}: finished run found, not training again (force=True retrains)")
         return finished
-    folder.mkdir(parents=True, exist_ok=True)
-    # From here on the folder must not look finished until the new metrics.json lands.
-    metrics_path.unlink(missing_ok=True)
-
-    labels = list(corpus.labels)
-    tags = tag_dictionary(labels, tag_scheme)
-    tag_index = {t: i for i, t in enumerate(tags)}
-    train_ids = training_subset([d.id for d in corpus.splits["train"]], float(fraction), seed)
-    keep = set(train_ids)
-    docs = {
-        "train": [d for d in corpus.splits["train"] if d.id in keep],
-        "dev": corpus.splits["dev"],
-        "test": corpus.splits["test"],
-    }
-    sentences: dict[str, list[Sentence]] = {}
-    tagging: dict[str, dict] = {}
-    for split, split_docs in docs.items():
-        sentences[split], report = tag_documents(split_docs, scheme=tag_scheme)
-        # Empty sentences carry no token to tag or embed.
-        sentences[split] = [s for s in sentences[split] if len(s) > 0]
-        tagging[split] = report.as_dict()
-
-    build_start = time.perf_counter()
-    embedder = build_embedder(spec, corpus, progress=mode == "bar")
-    build_seconds = time.perf_counter() - build_start
-    cache = EmbeddingCache(cache_root)
-    vectors = {}
-    for split in ("train", "dev", "test"):
-        words = [s.words for s in sentences[split]]
-        vectors[split] = cache.load_or_compute(embedder, corpus.name, split, words, progress=mode == "bar")
-    embedding_seconds = sum(v.seconds for v in vectors.values())
-    cache_hit = all(v.hit for v in vectors.values())
-    if mode == "lines":
-        log(
-            f"{spec.name} vectors for {corpus.name}: {'read from cache' if cache_hit else 'computed'} "
-            f"in {embedding_seconds:.1f} s (dimension {embedder.dim})"
-        )
-
-    train_tags = []
-    for s in sentences["train"]:
-        unknown = [t for t in s.tags if t not in tag_index]
-        if unknown:
-            raise ValueError(f"document {s.doc_id} sentence {s.index}: tag {unknown[0]!r} is not in the tag dictionary {tags}")
-        train_tags.append([tag_index[t] for t in s.tags])
-
-    def to_strings(predicted: list[list[int]]) -> list[list[str]]:
-        return [[tags[i] for i in row] for row in predicted]
-
-    def dev_f1(predicted: list[list[int]]) -> float:
-        pred_docs = decode_documents(docs["dev"], sentences["dev"], to_strings(predicted), scheme=tag_scheme)
-        return strict_micro_f1(docs["dev"], pred_docs, labels=labels)
-
-    # Weight initialisation is part of what the seed fixes.
-    torch.manual_seed(seed)
-    model = BiLSTMCRFTagger(embedder.dim, len(tags), **model_kwargs)
-    config = TrainingConfig(max_epochs=max_epochs, seed=seed, num_threads=num_threads)
-    result = train_tagger(model, vectors["train"], train_tags, vectors["dev"], dev_f1, config, progress=mode, log=log)
-
-    predicted = {split: to_strings(predict_tags(model, vectors[split])) for split in ("dev", "test")}
-    pred_docs = {
-        split: decode_documents(docs[split], sentences[split], predicted[split], scheme=tag_scheme) for split in ("dev", "test")
-    }
-    scores = {split: score_documents(docs[split], pred_docs[split], labels=labels) for split in ("test", "dev")}
-    gold_test_tags = [s.tags for s in sentences["test"]]
-
-    # Files first, metrics.json last.
-    predictions = folder / "predictions"
-    brat_dir = predictions / "brat"
-    if brat_dir.exists():
-        shutil.rmtree(brat_dir)
-    staging = predictions / ".brat-partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    write_brat_folder(pred_docs["test"], staging, write_text=True)
-    os.replace(staging, brat_dir)
-    predicted_sentences = [
-        Sentence(doc_id=s.doc_id, index=s.index, tokens=s.tokens, tags=tag_row)
-        for s, tag_row in zip(sentences["test"], predicted["test"])
-    ]
-    _atomic_write(predictions / "test.conll", lambda tmp: write_conll(predicted_sentences, tmp))
-    history = io.StringIO()
-    writer = csv.DictWriter(history, fieldnames=["epoch", "train_loss", "dev_f1", "learning_rate", "seconds"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(result.history_rows())
-    _write_text(folder / "history.csv", history.getvalue())
-    checkpoint = {
-        "state_dict": result.best_state,
-        "config": model.config,
-        "tags": tags,
-        "tag_scheme": tag_scheme,
-        "embedding": {"name": spec.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim},
-        "best_epoch": result.best_epoch,
-    }
-    _atomic_write(folder / "model.pt", lambda tmp: torch.save(checkpoint, tmp))
-
-    training_config = asdict(config)
-    training_config["num_threads"] = result.num_threads
-    training_config["kernels"] = result.kernels
-    training_config["step_products"] = result.step_products
-    metrics = {
-        "schema_version": SCHEMA_VERSION,
-        "run": {
-            "corpus": corpus.name,
-            "embedding": spec.name,
-            "seed": int(seed),
-            "fraction": float(fraction),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        },
-        "config": {
-            "model": model.config,
-            "training": training_config,
-            "tag_scheme": tag_scheme,
-            "tags": tags,
-            "embedding": {
-                "name": spec.name,
-                "family": spec.family,
-                "source": str(spec.source),
-                "options": spec.options,
-                "fingerprint": embedder.fingerprint,
-                "dim": embedder.dim,
-                "training_record": getattr(embedder, "training_record", None),
-            },
-            "seeds": {**result.seeds, "model_init": int(seed), "batch_order": int(seed), "training_subset": int(seed)},
-            "deterministic_algorithms": True,
-        },
-        "corpus": {
-            "name": corpus.name,
-            "source": corpus.source,
-            "labels": labels,
-            "split_record": corpus.split_record,
-            "ignored_labels": corpus.ignored,
-            "splits": {split: _split_summary(docs[split], sentences[split]) for split in docs},
-            "tagging": tagging,
-            "training_documents": {
-                "used": len(train_ids),
-                "available": len(corpus.splits["train"]),
-                "seed": int(seed),
-                "ids_sha256": _sha256("\n".join(sorted(train_ids))),
-            },
-        },
-        "environment": environment(),
-        "cost": {
-            "embedding_seconds": float(embedding_seconds),
-            "embedding_cache_hit": bool(cache_hit),
-            "embedder_build_seconds": float(build_seconds),
-            "training_seconds": float(result.seconds),
-            "epochs": int(result.epochs),
-            "seconds_per_epoch": float(result.seconds_per_epoch),
-            "tokens_per_second": float(result.tokens_per_second),
-            "trainable_parameters": int(result.trainable_parameters),
-            "peak_rss_mb": float(peak_rss_mb()),
-            "total_seconds": float(time.perf_counter() - started),
-        },
-        "best_epoch": int(result.best_epoch),
-        "best_dev_f1": float(result.best_dev_f1),
-        "stopped_because": result.stopped_because,
-        "scores": scores,
-        "confusion": {
-            "span": span_confusion(docs["test"], pred_docs["test"], labels),
-            "token": token_confusion(gold_test_tags, predicted["test"], labels),
-        },
-        "semeval": score_semeval(docs["test"], pred_docs["test"], labels=labels),
-        "token_bio": score_bio_strict(gold_test_tags, predicted["test"], labels=labels),
-    }
-    validate_metrics(metrics)
-    _write_text(metrics_path, json.dumps(_plain(metrics), indent=1, sort_keys=False) + "\n")
+    folder = begin_run(settings, force=True)
+    inputs = prepare_inputs(settings, progress=mode)
+    trained = train_model(inputs, settings, progress=mode)
+    predictions = predict(trained.model, inputs, scheme=settings.tag_scheme)
+    metrics = write_run(folder, settings, inputs, trained, predictions, score(inputs, predictions))
     if mode != "none":
-        micro = scores["test"]["strict"]["micro"]
-        log(
-            f"{corpus.name} / {spec.name} / seed {seed}"
-            + (f" / fraction {fraction:g}" if fraction != 1.0 else "")
-            + f": test strict micro-F1 {micro['f1']:.4f} (P {micro['precision']:.4f}, R {micro['recall']:.4f}), "
-            f"best epoch {result.best_epoch}/{result.epochs}, {metrics['cost']['total_seconds']:.0f} s -> {folder}"
-        )
-    return json.loads(metrics_path.read_text(encoding="utf-8"))
+        _print_line(run_summary(metrics, folder))
+    return metrics
 
 
-def _sha256(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: numpy scalars and arrays to Python, tuples to lists, paths to strings."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def run_summary(metrics: dict, folder: RunFolder) -> str:
+    """One line: the run, its test strict micro-F1, best epoch, time and folder."""
+    run, micro = metrics["run"], metrics["scores"]["test"]["strict"]["micro"]
+    fraction = f" / fraction {run['fraction']:g}" if run["fraction"] != 1.0 else ""
+    return (f"{run['corpus']} / {run['embedding']} / seed {run['seed']}{fraction}: test strict micro-F1 "
+            f"{micro['f1']:.4f} (P {micro['precision']:.4f}, R {micro['recall']:.4f}), best epoch "
+            f"{metrics['best_epoch']}/{metrics['cost']['epochs']}, {metrics['cost']['total_seconds']:.0f} s -> {folder.path}")

@@ -1,18 +1,30 @@
-"""The paper's tables as LaTeX (booktabs) and Markdown, from :mod:`medner.comparison` data.
+"""The paper's tables as LaTeX (booktabs) and Markdown, and the tidy CSV files, from the comparison data.
 
-Scores are F1 in percent, one decimal, written "mean ± sd" over seeds; the best
-mean of each column (main table) or row and schema (per-label table) is bold.
+Every function takes a section of the comparison data (``comparison.json`` as read back;
+:data:`medner.comparison.study.SECTIONS` says what each holds) and imports nothing from the
+code that computed it. Scores are F1 in percent, one decimal, written "mean ± sd" over
+seeds; the best mean of each column (main table) or row and schema (per-label table) is bold.
 LaTeX output needs ``\\usepackage{booktabs}`` and nothing else. Plain Python: no
-dataframe library is needed to build or read these tables.
+dataframe library is needed to build or read these tables. Files are written atomically.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from medner.comparison import AVERAGES, SCHEMAS, MainRow, PairComparison, PerLabelTable, SeedSpread
+from medner import files
+from medner.report_folder import NotDrawable
+from medner.study_order import AVERAGES, SCHEMAS
+
+#: Columns of ``summary.csv``, in order.
+SUMMARY_COLUMNS: tuple[str, ...] = ("corpus", "embedding", "seed", "fraction", "label", "schema", "metric", "value")
+#: Columns of ``significance.csv``, in order.
+SIGNIFICANCE_COLUMNS: tuple[str, ...] = ("a", "b", "mode", "n_shuffles", "label", "seed", "delta", "p_value", "significant")
+_COUNTS = ("tp", "fp", "fn", "support")
 
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -33,12 +45,12 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIALS.get(c, c) for c in str(text))
 
 
-def format_spread(spread: SeedSpread, *, latex: bool = False) -> str:
+def format_spread(spread: Mapping[str, Any], *, latex: bool = False) -> str:
     """ "81.2 ± 0.4": F1 mean and sd over seeds in percent (just the mean for a single seed)."""
-    if spread.n == 1:
-        return f"{100 * spread.mean:.1f}"
+    if len(spread["values"]) == 1:
+        return f"{100 * spread['mean']:.1f}"
     sign = r" $\pm$ " if latex else " ± "
-    return f"{100 * spread.mean:.1f}{sign}{100 * spread.sd:.1f}"
+    return f"{100 * spread['mean']:.1f}{sign}{100 * spread['sd']:.1f}"
 
 
 def _bold(text: str, latex: bool) -> str:
@@ -50,36 +62,38 @@ def _best(values: Sequence[float]) -> set[int]:
     return {i for i, v in enumerate(values) if round(v, 3) == round(top, 3)}
 
 
-def _main_cells(rows: Sequence[MainRow], latex: bool) -> tuple[list[str], list[list[str]]]:
+def _main_cells(rows: Sequence[Mapping[str, Any]], latex: bool) -> tuple[list[str], list[list[str]]]:
     """Header and body cells of the main table (shared by both formats)."""
     keys = [(schema, average) for schema in SCHEMAS for average in AVERAGES]
-    with_ci = any(row.ci is not None for row in rows)
+    with_ci = any(row["ci"] is not None for row in rows)
     header = ["Embedding", "Seeds"]
     for schema, average in keys:
         header.append(f"{schema.capitalize()} {average} F1")
         if with_ci and (schema, average) == ("strict", "micro"):
             header.append("95% CI" if not latex else r"95\% CI")
-    best = {key: _best([row.scores[key].mean for row in rows]) for key in keys}
+    best = {key: _best([row["scores"][key[0]][key[1]]["mean"] for row in rows]) for key in keys}
     body = []
     for i, row in enumerate(rows):
-        cells = [latex_escape(row.embedding) if latex else row.embedding, str(row.scores[keys[0]].n)]
+        first = row["scores"][keys[0][0]][keys[0][1]]
+        cells = [latex_escape(row["embedding"]) if latex else row["embedding"], str(len(first["values"]))]
         for key in keys:
-            text = format_spread(row.scores[key], latex=latex)
+            text = format_spread(row["scores"][key[0]][key[1]], latex=latex)
             cells.append(_bold(text, latex) if i in best[key] and len(rows) > 1 else text)
             if with_ci and key == ("strict", "micro"):
-                if row.ci is None:
+                ci = row["ci"]
+                if ci is None:
                     cells.append("--" if latex else "–")
                 else:
-                    cells.append(f"[{100 * row.ci.low:.1f}, {100 * row.ci.high:.1f}] (seed {row.ci.seed})")
+                    cells.append(f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}] (seed {ci['seed']})")
         body.append(cells)
     return header, body
 
 
-def main_table_latex(rows: Sequence[MainRow], *, corpus: str) -> str:
-    """The main results table as a LaTeX ``table`` with booktabs rules."""
+def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str) -> str:
+    """The main results table (the comparison's ``main``) as a LaTeX ``table`` with booktabs rules."""
     header, body = _main_cells(rows, latex=True)
     with_ci = len(header) == 7
-    level = 100 * (1 - rows[0].ci.alpha) if with_ci and rows[0].ci else 95
+    level = 100 * (1 - rows[0]["ci"]["alpha"]) if with_ci and rows[0]["ci"] else 95
     caption = (
         f"Test F1 (\\%) on {latex_escape(corpus)}: mean $\\pm$ sample sd over seeds, strict and lenient span matching, "
         "micro and macro averages over labels."
@@ -124,7 +138,7 @@ def _markdown(header: Sequence[str], body: Sequence[Sequence[str]], align: Seque
     return "\n".join(lines) + "\n"
 
 
-def main_table_markdown(rows: Sequence[MainRow], *, corpus: str) -> str:
+def main_table_markdown(rows: Sequence[Mapping[str, Any]], *, corpus: str) -> str:
     """The main results table as Markdown, with a one-line note on what the numbers are."""
     header, body = _main_cells(rows, latex=False)
     note = f"Test F1 (%) on {corpus}: mean ± sample sd over seeds."
@@ -133,14 +147,14 @@ def main_table_markdown(rows: Sequence[MainRow], *, corpus: str) -> str:
     return note + "\n\n" + _markdown(header, body, ["l", "r"] + ["c"] * (len(header) - 2))
 
 
-def _per_label_cells(table: PerLabelTable, latex: bool) -> tuple[list[str], list[list[str]]]:
-    header = ["Label", "Support"] + [f"{schema} {name}" for schema in SCHEMAS for name in table.embeddings]
+def _per_label_cells(table: Mapping[str, Any], latex: bool) -> tuple[list[str], list[list[str]]]:
+    header = ["Label", "Support"] + [f"{schema} {name}" for schema in SCHEMAS for name in table["embeddings"]]
     body = []
-    for label in table.labels:
-        cells = [latex_escape(label) if latex else label, str(table.support[label])]
+    for label in table["labels"]:
+        cells = [latex_escape(label) if latex else label, str(table["support"][label])]
         for schema in SCHEMAS:
-            spreads = [table.scores[label][name][schema] for name in table.embeddings]
-            best = _best([s.mean for s in spreads])
+            spreads = [table["scores"][label][name][schema] for name in table["embeddings"]]
+            best = _best([s["mean"] for s in spreads])
             for k, spread in enumerate(spreads):
                 text = format_spread(spread, latex=latex)
                 cells.append(_bold(text, latex) if k in best and len(spreads) > 1 else text)
@@ -148,11 +162,12 @@ def _per_label_cells(table: PerLabelTable, latex: bool) -> tuple[list[str], list
     return header, body
 
 
-def per_label_table_latex(table: PerLabelTable, *, corpus: str) -> str:
-    """The per-label table (rows: labels; columns: embeddings, strict then lenient) as LaTeX."""
+def per_label_table_latex(table: Mapping[str, Any], *, corpus: str) -> str:
+    """The per-label table (the comparison's ``per_label``; rows: labels; columns: embeddings, strict then
+    lenient) as LaTeX."""
     _, body = _per_label_cells(table, latex=True)
-    n = len(table.embeddings)
-    names = [latex_escape(name) for name in table.embeddings]
+    n = len(table["embeddings"])
+    names = [latex_escape(name) for name in table["embeddings"]]
     lines = [
         r"\begin{table}[t]",
         r"\centering",
@@ -171,52 +186,94 @@ def per_label_table_latex(table: PerLabelTable, *, corpus: str) -> str:
     return "\n".join(lines)
 
 
-def per_label_table_markdown(table: PerLabelTable, *, corpus: str) -> str:
+def per_label_table_markdown(table: Mapping[str, Any], *, corpus: str) -> str:
     """The per-label table as Markdown."""
     header, body = _per_label_cells(table, latex=False)
     note = f"Per-label test F1 (%) on {corpus}: mean ± sample sd over seeds; support = gold test entities."
     return note + "\n\n" + _markdown(header, body, ["l", "r"] + ["c"] * (len(header) - 2))
 
 
-def write_main_table(rows: Sequence[MainRow], stem: str | Path, *, corpus: str) -> dict[str, Path]:
-    """Write ``<stem>.tex`` and ``<stem>.md``; returns ``{"main_latex": ..., "main_markdown": ...}``."""
+def write_main_table(rows: Sequence[Mapping[str, Any]], stem: str | Path, *, corpus: str) -> list[Path]:
+    """Write the main table (the comparison's ``main``) as ``<stem>.tex`` and ``<stem>.md``; returns both paths."""
     if not rows:
-        raise ValueError("write_main_table: no embedding to tabulate")
+        raise NotDrawable("no embedding to tabulate")
+    return _write_latex_and_markdown(stem, main_table_latex(rows, corpus=corpus), main_table_markdown(rows, corpus=corpus))
+
+
+def write_per_label_table(table: Mapping[str, Any], stem: str | Path, *, corpus: str) -> list[Path]:
+    """Write the per-label table (the comparison's ``per_label``) as ``<stem>.tex`` and ``<stem>.md``; returns both."""
+    if not table["labels"]:
+        raise NotDrawable("no label to tabulate")
     return _write_latex_and_markdown(
-        stem, "main", main_table_latex(rows, corpus=corpus), main_table_markdown(rows, corpus=corpus)
+        stem, per_label_table_latex(table, corpus=corpus), per_label_table_markdown(table, corpus=corpus)
     )
 
 
-def write_per_label_table(table: PerLabelTable, stem: str | Path, *, corpus: str) -> dict[str, Path]:
-    """Write ``<stem>.tex`` and ``<stem>.md``; returns ``{"per_label_latex": ..., "per_label_markdown": ...}``."""
-    if not table.labels:
-        raise ValueError("write_per_label_table: no label to tabulate")
-    return _write_latex_and_markdown(
-        stem, "per_label", per_label_table_latex(table, corpus=corpus), per_label_table_markdown(table, corpus=corpus)
-    )
-
-
-def _write_latex_and_markdown(stem: str | Path, key: str, latex_text: str, markdown_text: str) -> dict[str, Path]:
-    """Write ``<stem>.tex`` and ``<stem>.md``; returns ``{"<key>_latex": ..., "<key>_markdown": ...}``."""
+def _write_latex_and_markdown(stem: str | Path, latex_text: str, markdown_text: str) -> list[Path]:
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    latex, markdown = stem.with_suffix(".tex"), stem.with_suffix(".md")
-    latex.write_text(latex_text, encoding="utf-8")
-    markdown.write_text(markdown_text, encoding="utf-8")
-    return {f"{key}_latex": latex, f"{key}_markdown": markdown}
+    return [files.write_file(stem.with_suffix(".tex"), latex_text), files.write_file(stem.with_suffix(".md"), markdown_text)]
 
 
-def write_significance_csv(pairs: Sequence[PairComparison], path: str | Path) -> Path:
-    """One row per embedding pair x label (and "overall") x seed: delta (a - b), p-value, significant."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["a", "b", "mode", "n_shuffles", "label", "seed", "delta", "p_value", "significant"])
-        for pair in pairs:
-            for label, difference in list(pair.labels.items()) + [("overall", pair.overall)]:
-                for seed, delta, p_value in zip(difference.seeds, difference.deltas, difference.p_values):
-                    writer.writerow(
-                        [pair.a, pair.b, pair.mode, pair.n_shuffles, label, seed, repr(delta), repr(p_value), int(p_value < difference.alpha)]
-                    )
-    return path
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV as Python's csv module writes it by default (``\\r\\n`` line ends)."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def summary_rows(runs: Sequence[Mapping[str, Any]], *, corpus: str) -> list[list[Any]]:
+    """The rows of ``summary.csv`` (:data:`SUMMARY_COLUMNS`): the comparison's ``runs``, one row per run x label
+    (every label, then "micro", "macro") x schema x metric; counts as integers, scores with full precision."""
+    rows = []
+    for run in runs:
+        for label, by_schema in run["scores"].items():
+            for schema, by_metric in by_schema.items():
+                for metric, value in by_metric.items():
+                    shown = int(value) if metric in _COUNTS else repr(float(value))
+                    rows.append([corpus, run["embedding"], run["seed"], run["fraction"], label, schema, metric, shown])
+    return rows
+
+
+def write_summary_csv(runs: Sequence[Mapping[str, Any]], path: str | Path, *, corpus: str) -> list[Path]:
+    """Write ``summary.csv``, the tidy table of every run's test scores (:func:`summary_rows`); returns its path."""
+    if not runs:
+        raise NotDrawable("no run to tabulate")
+    return [files.write_file(path, _csv_text(SUMMARY_COLUMNS, summary_rows(runs, corpus=corpus)))]
+
+
+def significance_rows(pairs: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """The rows of ``significance.csv`` (:data:`SIGNIFICANCE_COLUMNS`): the comparison's ``significance``, one
+    row per embedding pair x label (then "overall") x seed: delta (a - b), p-value, significant (0 or 1)."""
+    rows = []
+    for pair in pairs:
+        for label, difference in [*pair["labels"].items(), ("overall", pair["overall"])]:
+            for seed, delta, p_value in zip(difference["seeds"], difference["deltas"], difference["p_values"]):
+                significant = int(p_value < difference["alpha"])
+                rows.append([pair["a"], pair["b"], pair["mode"], pair["n_shuffles"], label, seed, repr(delta),
+                             repr(p_value), significant])
+    return rows
+
+
+def write_significance_csv(pairs: Sequence[Mapping[str, Any]], path: str | Path) -> list[Path]:
+    """Write ``significance.csv`` (:func:`significance_rows`); returns its path."""
+    if not pairs:
+        raise NotDrawable("no embedding pair was tested (significance needs gold test documents and two embeddings "
+                          "trained with a common seed)")
+    return [files.write_file(path, _csv_text(SIGNIFICANCE_COLUMNS, significance_rows(pairs)))]
+
+
+def runs_overview(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run of the comparison's ``runs``: its key, folder and strict and lenient micro-F1 (for display)."""
+    return [
+        {
+            "embedding": run["embedding"],
+            "seed": run["seed"],
+            "fraction": run["fraction"],
+            "strict micro F1": run["scores"]["micro"]["strict"]["f1"],
+            "lenient micro F1": run["scores"]["micro"]["lenient"]["f1"],
+            "folder": run["folder"],
+        }
+        for run in runs
+    ]

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch.nn.utils import clip_grad_norm_, clip_grads_with_norm_, get_total_norm
 
-from medner.model import kernels
+from medner.model.fused import kernels
 from medner.model.tagger import BiLSTMCRFTagger
 
 #: How per-epoch progress is shown: a tqdm bar, one plain line per epoch, or chosen from the environment.
@@ -64,6 +64,8 @@ class TrainingConfig:
     eval_batch_size: int = 64  # sentences per batch when predicting (larger batches allocate past malloc's reuse threshold)
     seed: int = 0  # seeds random, numpy and torch
     num_threads: int | None = 1  # torch CPU threads; None = all available cores (see train_tagger)
+    implementation: str = "fused"  # how the tagger computes: "fused" or "nn.LSTM" (medner.model.compute)
+    precision: str = "float32"  # the LSTM's matrix products: "float32" or "bfloat16" (fused only)
 
 
 @dataclass
@@ -93,7 +95,7 @@ class TrainingResult:
     num_threads: int
     seeds: dict = field(default_factory=dict)
     stopped_because: str = ""
-    kernels: str = ""  # the LSTM's and CRF's loops: "compiled", "torch" (see medner.model.kernels) or "nn.LSTM"
+    kernels: str = ""  # the LSTM's and CRF's loops: "compiled", "torch" (medner.model.fused.kernels) or "nn.LSTM"
     step_products: str = ""  # the LSTM's step products: "packed" (the kernels' own), "bmm" or "nn.LSTM"
 
     def history_rows(self) -> list[dict]:
@@ -196,14 +198,22 @@ def length_bucketed_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def loops_of(model: BiLSTMCRFTagger) -> str:
+    """Which loops the LSTM and the CRF run: ``"compiled"`` or ``"torch"`` (the fused implementation on a CPU,
+    as :mod:`medner.model.fused.kernels` decides; this compiles them on first use), or ``"nn.LSTM"``."""
+    on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+    if model.compute["implementation"] != "fused" or not on_cpu:
+        return "nn.LSTM"
+    return kernels.in_use()
+
+
 def step_products_of(model: BiLSTMCRFTagger, loops: str) -> str:
     """How the LSTM's recurrent step products are computed: ``"packed"`` (the compiled kernels' own, on
-    AVX-512; see :func:`medner.model.kernels.packed_products`), ``"bmm"`` (ATen's) or ``"nn.LSTM"``.
+    AVX-512; see :func:`medner.model.fused.kernels.packed_products`), ``"bmm"`` (ATen's) or ``"nn.LSTM"``.
     They sum in different orders, so the last digits of a run depend on it."""
     if loops == "nn.LSTM":
         return loops
-    precision = model.config.get("precision", "float32")
-    packed = loops == "compiled" and kernels.packed_products(precision, model.config["hidden_size"])
+    packed = loops == "compiled" and kernels.packed_products(model.compute["precision"], model.config["hidden_size"])
     return "packed" if packed else "bmm"
 
 
@@ -307,6 +317,65 @@ def train_tagger(
         torch.utils.deterministic.fill_uninitialized_memory = previous_fill
 
 
+def _flat_tags(train: PackedVectors, train_tags: Sequence[Sequence[int]]) -> torch.Tensor:
+    """The gold tags of every training token in the rows of ``train.flat`` (0 in the padding row)."""
+    flat_tags = np.zeros(len(train.flat), dtype=np.int64)
+    for i, tags in enumerate(train_tags):
+        if len(tags) != train.lengths[i]:
+            raise ValueError(f"training sentence {i}: {train.lengths[i]} vectors but {len(tags)} tags")
+        flat_tags[train.offsets[i] : train.offsets[i] + len(tags)] = tags
+    return torch.from_numpy(flat_tags)
+
+
+class _PlateauSchedule:
+    """flair's ``AnnealOnPlateau`` with model selection: the best dev epoch's weights are kept; the learning
+    rate is multiplied by ``anneal_factor`` once the epochs without improvement exceed ``patience`` (then they
+    are counted afresh), and training stops when the rate falls below ``min_learning_rate``."""
+
+    def __init__(self, model: BiLSTMCRFTagger, optimiser: torch.optim.Optimizer, config: TrainingConfig) -> None:
+        self.model, self.optimiser, self.config = model, optimiser, config
+        self.lr = config.learning_rate
+        self.best_f1, self.best_epoch, self.best_state = -1.0, 0, copy.deepcopy(model.state_dict())
+        self.bad_epochs = 0
+        self.stopped = f"max_epochs ({config.max_epochs})"
+
+    def step(self, epoch: int, dev_f1: float) -> bool:
+        """Record one epoch's dev score; returns whether training goes on."""
+        if dev_f1 > self.best_f1:
+            self.best_f1, self.best_epoch, self.bad_epochs = dev_f1, epoch, 0
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            return True
+        self.bad_epochs += 1
+        if self.bad_epochs > self.config.patience:
+            self.lr *= self.config.anneal_factor
+            self.bad_epochs = 0
+            for group in self.optimiser.param_groups:
+                group["lr"] = self.lr
+            if self.lr < self.config.min_learning_rate:
+                self.stopped = f"learning rate {self.lr:g} below {self.config.min_learning_rate:g}"
+                return False
+        return True
+
+
+def _train_epoch(model, optimiser, train: PackedVectors, flat_tags: torch.Tensor, batches: list, config: TrainingConfig,
+                 bar) -> float:
+    """One pass over ``batches`` of training sentences; returns the summed loss."""
+    model.train()
+    total_loss = 0.0
+    # Each batch is padded when its turn comes: the same memory serves batch after batch, where
+    # padding the whole epoch up front wrote (and page-faulted) a fresh copy of the training set.
+    for x, lengths, mask, positions in map(train.batch, batches):
+        optimiser.zero_grad(set_to_none=True)
+        loss = model.loss(x, lengths, mask, flat_tags[positions])
+        loss.backward()
+        clip_gradients(model.parameters(), config.max_grad_norm)
+        optimiser.step()
+        total_loss += loss.item()
+        if bar is not None:
+            bar.update(1)
+    return total_loss
+
+
 def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mode, log, threads) -> TrainingResult:
     seeds = set_seeds(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -314,89 +383,59 @@ def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mo
     dev = PackedVectors(dev_vectors)
     if train.dim != model.config["embedding_dim"]:
         raise ValueError(f"vectors have dimension {train.dim}, the model expects {model.config['embedding_dim']}")
-    flat_tags = np.zeros(len(train.flat), dtype=np.int64)
-    for i, tags in enumerate(train_tags):
-        if len(tags) != train.lengths[i]:
-            raise ValueError(f"training sentence {i}: {train.lengths[i]} vectors but {len(tags)} tags")
-        flat_tags[train.offsets[i] : train.offsets[i] + len(tags)] = tags
-    flat_tags_t = torch.from_numpy(flat_tags)
+    flat_tags = _flat_tags(train, train_tags)
     n_tokens = int(train.lengths.sum())
+    model.set_compute(config.implementation, config.precision)
     # Which loops the LSTM and the CRF run; on a CPU this compiles them on first use, before any timing starts.
-    on_cpu = all(p.device.type == "cpu" for p in model.parameters())
-    loops = kernels.in_use() if on_cpu else "nn.LSTM"
-    step_products = step_products_of(model, loops)
-
+    loops = loops_of(model)
     optimiser = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
-    lr = config.learning_rate
-    best_f1, best_epoch, best_state = -1.0, 0, copy.deepcopy(model.state_dict())
-    bad_epochs = 0
+    schedule = _PlateauSchedule(model, optimiser, config)
     history: list[EpochRecord] = []
     train_seconds = 0.0
-    stopped = f"max_epochs ({config.max_epochs})"
     start_all = time.perf_counter()
     for epoch in range(1, config.max_epochs + 1):
         start = time.perf_counter()
-        model.train()
-        # Each batch is padded when its turn comes: the same memory serves batch after batch, where
-        # padding the whole epoch up front wrote (and page-faulted) a fresh copy of the training set.
         batches = length_bucketed_batches(train.lengths, config.batch_size, config.pool_batches, rng)
-        bar = None
-        if mode == "bar":
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(batches), desc=f"epoch {epoch}", unit="batch", leave=True)
-        total_loss = 0.0
-        for x, lengths, mask, positions in map(train.batch, batches):
-            optimiser.zero_grad(set_to_none=True)
-            loss = model.loss(x, lengths, mask, flat_tags_t[positions])
-            loss.backward()
-            clip_gradients(model.parameters(), config.max_grad_norm)
-            optimiser.step()
-            total_loss += loss.item()
-            if bar is not None:
-                bar.update(1)
+        bar = _epoch_bar(epoch, len(batches)) if mode == "bar" else None
+        total_loss = _train_epoch(model, optimiser, train, flat_tags, batches, config, bar)
         train_seconds += time.perf_counter() - start
         dev_f1 = float(dev_scorer(predict_tags(model, dev, batch_size=config.eval_batch_size)))
-        seconds = time.perf_counter() - start
-        record = EpochRecord(epoch, total_loss / n_tokens, dev_f1, lr, seconds)
+        record = EpochRecord(epoch, total_loss / n_tokens, dev_f1, schedule.lr, time.perf_counter() - start)
         history.append(record)
-        if bar is not None:
-            bar.set_postfix(loss=f"{record.train_loss:.4f}", dev_f1=f"{dev_f1:.4f}", lr=f"{lr:g}")
-            bar.close()
-        elif mode == "lines":
-            log(
-                f"epoch {epoch:3d}  loss {record.train_loss:.4f}  dev F1 {dev_f1:.4f}  lr {lr:g}  {seconds:.1f} s"
-            )
-        if dev_f1 > best_f1:
-            best_f1, best_epoch, bad_epochs = dev_f1, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
-            # flair's AnnealOnPlateau: anneal once the bad epochs exceed the patience, then count afresh.
-            if bad_epochs > config.patience:
-                lr *= config.anneal_factor
-                bad_epochs = 0
-                for group in optimiser.param_groups:
-                    group["lr"] = lr
-                if lr < config.min_learning_rate:
-                    stopped = f"learning rate {lr:g} below {config.min_learning_rate:g}"
-                    break
+        _report_epoch(record, bar, mode, log)
+        if not schedule.step(epoch, dev_f1):
+            break
     seconds_total = time.perf_counter() - start_all
-    model.load_state_dict(best_state)
-    epochs = len(history)
+    model.load_state_dict(schedule.best_state)
     return TrainingResult(
         history=history,
-        best_epoch=best_epoch,
-        best_dev_f1=best_f1,
-        best_state=best_state,
+        best_epoch=schedule.best_epoch,
+        best_dev_f1=schedule.best_f1,
+        best_state=schedule.best_state,
         seconds=seconds_total,
-        epochs=epochs,
-        seconds_per_epoch=seconds_total / epochs,
-        tokens_per_second=n_tokens * epochs / train_seconds if train_seconds > 0 else math.nan,
+        epochs=len(history),
+        seconds_per_epoch=seconds_total / len(history),
+        tokens_per_second=n_tokens * len(history) / train_seconds if train_seconds > 0 else math.nan,
         trainable_parameters=model.trainable_parameters(),
         num_threads=threads,
         seeds=seeds,
-        stopped_because=stopped,
+        stopped_because=schedule.stopped,
         kernels=loops,
-        step_products=step_products,
+        step_products=step_products_of(model, loops),
     )
+
+
+def _epoch_bar(epoch: int, batches: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=batches, desc=f"epoch {epoch}", unit="batch", leave=True)
+
+
+def _report_epoch(record: EpochRecord, bar, mode: str, log: Callable[[str], None]) -> None:
+    """The epoch's loss, dev F1, learning rate and seconds: on its bar, or as one line in ``lines`` mode."""
+    if bar is not None:
+        bar.set_postfix(loss=f"{record.train_loss:.4f}", dev_f1=f"{record.dev_f1:.4f}", lr=f"{record.learning_rate:g}")
+        bar.close()
+    elif mode == "lines":
+        log(f"epoch {record.epoch:3d}  loss {record.train_loss:.4f}  dev F1 {record.dev_f1:.4f}  "
+            f"lr {record.learning_rate:g}  {record.seconds:.1f} s")

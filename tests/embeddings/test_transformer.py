@@ -301,7 +301,7 @@ def test_minilm_end_to_end(monkeypatch):
 
 
 def test_cache_benchmark_computes_then_reads(bert_dir, tmp_path):
-    from medner.embeddings.benchmark import benchmark_cache
+    from medner.bench.embeddings import benchmark_cache
 
     sentences = [s for s in SENTENCES if s] * 4
     result = benchmark_cache(sentences, embedder=TransformerEmbedder(str(bert_dir)), cache_root=tmp_path / "cache")

@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from medner.model import kernels
 from medner.model.crf import LinearChainCRF
+from medner.model.fused import kernels
 
 # Every test here runs on both implementations: PyTorch operations and the compiled kernels.
 pytestmark = pytest.mark.usefixtures("kernel_choice")
@@ -148,3 +148,22 @@ def test_compiled_loops_give_the_pytorch_loss_gradients_and_paths(kernel_choice,
     for mine, theirs in zip(got[1], expected[1]):
         torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-10)
     assert got[2] == expected[2]
+
+
+@pytest.mark.parametrize("kernel_choice", ["compiled"], indirect=True)
+def test_the_written_implementation_runs_pytorch_operations_even_with_the_kernels_loaded(kernel_choice, monkeypatch):
+    """``implementation="nn.LSTM"`` is the CRF as written: it never hands a batch to the compiled loops."""
+    crf, emissions, mask, _ = random_batch(3)
+    lengths = mask.sum(1).tolist()
+    crf.implementation = "nn.LSTM"
+
+    def compiled(*args, **kwargs):
+        raise AssertionError("the compiled CRF ran although implementation is nn.LSTM")
+
+    monkeypatch.setattr("medner.model.fused.crf.log_partition", compiled)
+    monkeypatch.setattr("medner.model.fused.crf.viterbi", compiled)
+    log_z = crf.log_partition(emissions, mask)
+    for b, n in enumerate(lengths):
+        expected, best, _ = brute_force(crf, emissions[b], n)
+        torch.testing.assert_close(log_z[b], expected, rtol=0, atol=1e-5)
+        assert crf.decode(emissions, mask)[b] == best

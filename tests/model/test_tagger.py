@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medner.model import BiLSTMCRFTagger, LockedDropout, WordDropout
+from medner.model import BiLSTMCRFTagger, CRFHead, LockedDropout, SoftmaxHead, WordDropout
 
 
 def batch(lengths=(5, 2, 4), dim=6, n_tags=4, seed=0):
@@ -24,11 +24,12 @@ def test_defaults_are_flairs_sequence_tagger():
     assert model.config == {
         "embedding_dim": 6, "n_tags": 4, "hidden_size": 256, "rnn_layers": 1, "word_dropout": 0.05,
         "locked_dropout": 0.5, "reproject_embeddings": True, "use_crf": True,
-        "precision": "float32",
     }
-    assert model.lstm.bidirectional and model.lstm.hidden_size == 256
-    assert model.reproject.in_features == model.reproject.out_features == 6
-    assert model.to_tags.in_features == 512
+    assert model.compute == {"implementation": "fused", "precision": "float32"}
+    assert model.encoder.lstm.bidirectional and model.encoder.lstm.hidden_size == 256
+    assert model.encoder.reproject.in_features == model.encoder.reproject.out_features == 6
+    assert isinstance(model.head, CRFHead) and model.head.to_tags.in_features == 512
+    assert isinstance(BiLSTMCRFTagger(6, 4, use_crf=False).head, SoftmaxHead)
 
 
 @pytest.mark.parametrize("use_crf", [True, False])
@@ -56,21 +57,25 @@ def test_padding_does_not_change_a_sentence_in_eval_mode():
 
 def test_word_dropout_zeroes_whole_token_vectors_only_in_training():
     torch.manual_seed(0)
-    x = torch.ones(8, 50, 10)
+    x = torch.ones(400, 10)
     dropped = WordDropout(0.3).train()(x)
-    per_token = dropped.sum(2)
+    per_token = dropped.sum(1)
     assert set(per_token.unique().tolist()) == {0.0, 10.0}  # whole vectors, no rescaling
     assert 0.15 < (per_token == 0).float().mean() < 0.45
     assert torch.equal(WordDropout(0.3).eval()(x), x)
 
 
-def test_locked_dropout_shares_one_mask_across_positions():
+def test_locked_dropout_shares_one_mask_across_each_sentences_positions():
     torch.manual_seed(0)
-    x = torch.ones(4, 7, 20)
-    out = LockedDropout(0.5).train()(x)
-    assert torch.equal(out, out[:, :1].expand_as(out))  # same features dropped at every position
+    x = torch.ones(12, 20)
+    sentence = torch.tensor([0, 1, 2, 0, 1, 2, 0, 0, 1, 0, 3, 3])
+    out = LockedDropout(0.5).train()(x, sentence, 4)
+    for s in range(4):  # the same features dropped at every position of a sentence
+        rows = out[sentence == s]
+        assert torch.equal(rows, rows[:1].expand_as(rows))
+    assert not torch.equal(out[sentence == 0][0], out[sentence == 1][0])  # each sentence its own mask
     assert set(out.unique().tolist()) <= {0.0, 2.0}  # kept features scaled by 1 / (1 - p)
-    assert torch.equal(LockedDropout(0.5).eval()(x), x)
+    assert torch.equal(LockedDropout(0.5).eval()(x, sentence, 4), x)
 
 
 def test_trainable_parameters_counts_every_weight():
@@ -80,15 +85,3 @@ def test_trainable_parameters_counts_every_weight():
     assert model.trainable_parameters() == expected
     assert BiLSTMCRFTagger(6, 4, hidden_size=8, use_crf=False).trainable_parameters() == expected - 24
 
-
-def test_locked_dropout_on_packed_rows_shares_one_mask_per_sentence():
-    torch.manual_seed(0)
-    x = torch.ones(9, 30)
-    sentence = torch.tensor([0, 1, 2, 0, 1, 0, 0, 2, 1])
-    out = LockedDropout(0.5).train().rows(x, sentence, 3)
-    for s in range(3):
-        rows = out[sentence == s]
-        assert torch.equal(rows, rows[:1].expand_as(rows))
-    assert not torch.equal(out[0], out[1])  # different sentences, different masks (30 features each)
-    assert set(out.unique().tolist()) <= {0.0, 2.0}
-    assert torch.equal(LockedDropout(0.5).eval().rows(x, sentence, 3), x)

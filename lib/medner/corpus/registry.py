@@ -38,16 +38,13 @@ any folder
 from __future__ import annotations
 
 import inspect
-import os
 import random
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medner import N2C2_LABELS, paths
+from medner import N2C2_LABELS, files, paths
 from medner.corpus.brat import AnnotationCounts, read_brat_folder
 from medner.corpus.document import Document
 from medner.corpus.labelmap import PHEE_LABEL_MAP, apply_label_map, as_label_map
@@ -194,19 +191,17 @@ def materialise_demo(n_sentences: int | None = None, seed: int = 13) -> Path:
     target = demo_folder(n_sentences, seed)
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
-        generate_demo_corpus(scratch, n_sentences=n_sentences, seed=seed)
-        try:
-            os.rename(scratch, target)
-        except OSError:
-            if not target.is_dir():
-                raise
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
+    with files.atomic_folder(target, if_exists="keep") as scratch:  # another process's copy is the same corpus
+        generate_demo_corpus(scratch.path, n_sentences=n_sentences, seed=seed)
     return target
+
+
+def corpus_name(name: str, path: str | Path | None = None) -> str:
+    """The name :func:`load_corpus` gives the corpus it reads for these arguments (results go under it):
+    the name asked for, or the folder's own name for ``brat`` and for a folder given as the name."""
+    if name in CORPUS_NAMES or (name != "brat" and path is not None):
+        return name
+    return Path(path if name == "brat" and path is not None else name).resolve().name
 
 
 def load_corpus(
@@ -231,7 +226,6 @@ def load_corpus(
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
         splits, ignored = _map_labels(splits, mapping)
         _check_n2c2_labels("the demo corpus", splits, mapping is not None)
-        corpus_name = "demo"
     elif name == "n2c2-2018":
         if path is None:
             raise FileNotFoundError(N2C2_PATH_HELP)
@@ -243,7 +237,6 @@ def load_corpus(
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
         splits, ignored = _map_labels(splits, mapping)
         _check_n2c2_labels("n2c2-2018", splits, mapping is not None)
-        corpus_name = name
     elif name == "phee":
         folder = Path(path) if path is not None else paths.default_phee_path()
         if not (folder / "train").is_dir():
@@ -252,7 +245,6 @@ def load_corpus(
             raise FileNotFoundError(f"{folder} has no train/ folder: {PHEE_PATH_HELP}")
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
         splits, ignored = _map_labels(splits, mapping if mapping is not None else PHEE_LABEL_MAP)
-        corpus_name = name
     else:
         if name == "brat":
             if path is None:
@@ -268,9 +260,8 @@ def load_corpus(
             raise FileNotFoundError(f"{folder}: expected a folder of brat .txt/.ann files, found no such folder")
         splits, record = _read_brat_splits(folder, seed, counts)
         splits, ignored = _map_labels(splits, mapping)
-        corpus_name = folder.resolve().name if name == "brat" or path is None else name
     return Corpus(
-        name=corpus_name,
+        name=corpus_name(name, path),
         splits=splits,
         labels=_labels_present(splits),
         ignored=ignored,

@@ -1,12 +1,16 @@
 """Corpus statistics: sizes, entities per label and split, what tagging drops and why, boundary alignment.
 
 :func:`corpus_statistics` computes everything from the documents (nothing is
-read from a cache or typed in), :func:`format_statistics` prints it as tables.
+read from a cache or typed in), :func:`format_statistics` prints it as tables and
+:func:`label_counts_by_split` takes the entities per label and split back out of it
+(or out of the JSON file it was written to), for the label distribution figures.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -153,3 +157,25 @@ def format_statistics(stats: dict) -> str:
     if lines:
         parts.append("brat lines read: " + ", ".join(f"{kind} {n}" for kind, n in lines.items()))
     return "\n\n".join(parts)
+
+
+def label_counts_by_split(statistics: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """``{split: {label: entity count}}`` from :func:`corpus_statistics` output (the label distribution's data).
+
+    Accepts either that function's dict (splits under ``"splits"`` each with an
+    ``"entities"`` mapping per label) or an already flat ``{split: {label: count}}``.
+    """
+    splits = statistics.get("splits", statistics)
+    counts = {}
+    for split, value in splits.items():
+        if not isinstance(value, Mapping):
+            continue
+        per_label = value.get("entities", value)
+        if isinstance(per_label, Mapping) and "per_label" in per_label:
+            per_label = per_label["per_label"]
+        if not all(isinstance(v, (int, float)) for v in per_label.values()):
+            raise ValueError(f"split {split!r}: expected entity counts per label, found keys {sorted(per_label)}")
+        counts[split] = {label: int(n) for label, n in per_label.items()}
+    if not counts:
+        raise ValueError("corpus statistics: expected at least one split with entity counts per label, found none")
+    return counts

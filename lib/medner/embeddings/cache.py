@@ -26,10 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from medner import paths
+from medner import files, paths
 from medner.embeddings.base import TokenEmbedder, canonical_json, check_vectors, progress_bar
 
 log = logging.getLogger(__name__)
@@ -214,8 +211,9 @@ class EmbeddingCache:
         offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         n_tokens, dim = int(offsets[-1]), int(embedder.dim)
-        temporary = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp-", dir=entry.parent))
-        try:
+        # Another process may fill the same entry meanwhile: a valid entry it published is kept, a broken one replaced.
+        with files.atomic_folder(entry, if_exists=lambda existing: self._valid(existing, len(sentences), embedder.fingerprint)) as folder:
+            temporary = folder.path
             if n_tokens:
                 vectors = np.lib.format.open_memmap(temporary / VECTORS, mode="w+", dtype=np.float32,
                                                     shape=(n_tokens, dim))
@@ -243,33 +241,16 @@ class EmbeddingCache:
             }
             manifest["manifest_sha256"] = _manifest_checksum(manifest)
             (temporary / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")  # last: marks complete
-            self._publish(temporary, entry, len(sentences), embedder.fingerprint)
-        finally:
-            if temporary.exists():
-                shutil.rmtree(temporary, ignore_errors=True)
+        if not folder.published:
+            log.info("embedding cache entry %s was filled by another process; using it", entry)
 
-    def _publish(self, temporary: Path, entry: Path, n_sentences: int, fingerprint: str) -> None:
-        """Rename ``temporary`` to ``entry``; keep a valid entry another process published first."""
-        for _ in range(3):
-            try:
-                os.rename(temporary, entry)
-                return
-            except OSError:
-                if not entry.exists():
-                    raise
-            try:
-                self._read(entry, n_sentences, fingerprint)
-                log.info("embedding cache entry %s was filled by another process; using it", entry)
-                return
-            except CorruptEntryError:
-                # A corrupted entry (or one being replaced): move it aside, then retry the rename.
-                trash = entry.with_name(f".{entry.name}.old-{os.getpid()}-{time.time_ns()}")
-                try:
-                    os.rename(entry, trash)
-                except OSError:
-                    continue
-                shutil.rmtree(trash, ignore_errors=True)
-        raise OSError(f"could not publish embedding cache entry {entry}")
+    def _valid(self, entry: Path, n_sentences: int, fingerprint: str) -> bool:
+        """Whether ``entry`` holds a complete, uncorrupted cache entry for these sentences and embedder."""
+        try:
+            self._read(entry, n_sentences, fingerprint)
+            return True
+        except CorruptEntryError:
+            return False
 
 
 def _safe(part: str) -> str:

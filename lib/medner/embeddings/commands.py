@@ -13,7 +13,7 @@ SPLITS = ("train", "dev", "test")
 
 
 def register(subparsers) -> None:
-    """Add ``embed``, ``embeddings list`` and ``bench-embeddings`` to ``medner``."""
+    """Add ``embed`` and ``embeddings list`` to ``medner``."""
     embed = subparsers.add_parser(
         "embed", help="Prepare an embedding for a corpus (train in-domain if needed) and fill the vector cache",
         description="Build the embedder a spec describes (training in-domain GloVe/Flair on the corpus's training "
@@ -34,14 +34,6 @@ def register(subparsers) -> None:
     listing.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     listing.set_defaults(func=_list_command)
     group.set_defaults(func=lambda args: group.print_help() or 0)
-
-    try:
-        from medner.embeddings.benchmark import register_bench
-    except ModuleNotFoundError as exc:  # only a checkout without the benchmark module; anything else is a bug
-        if exc.name != "medner.embeddings.benchmark":
-            raise
-    else:
-        register_bench(subparsers)
 
 
 def _embed_command(args: argparse.Namespace) -> int:

@@ -313,8 +313,6 @@ def train_flair_lm(
     the corpus folder and flair's per-epoch checkpoints are removed afterwards.
     """
     import flair
-    from flair.models import LanguageModel
-    from flair.trainers.language_model_trainer import LanguageModelTrainer, TextCorpus
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -327,18 +325,69 @@ def train_flair_lm(
     for stale in ("best-lm.pt", "loss.txt", "training.log"):
         (out_dir / stale).unlink(missing_ok=True)
 
+    start = time.perf_counter()
+    dictionary, valid_losses = _run_lm_trainer(texts, corpus_dir, out_dir, is_forward=is_forward, hidden_size=hidden_size,
+                                               nlayers=nlayers, sequence_length=sequence_length,
+                                               mini_batch_size=mini_batch_size, max_epochs=max_epochs,
+                                               learning_rate=learning_rate, seed=seed, progress=progress, threads=threads)
+    seconds = time.perf_counter() - start
+
+    best = out_dir / "best-lm.pt"
+    if not best.is_file():
+        raise RuntimeError(f"flair's LanguageModelTrainer wrote no {best}; see {out_dir / 'loss.txt'}")
+    for checkpoint in out_dir.glob("epoch_*.pt"):
+        checkpoint.unlink()
+    shutil.rmtree(corpus_dir)
+    record = {
+        "direction": direction,
+        "seconds": seconds,
+        "epochs": len(valid_losses),
+        "valid_losses": valid_losses,
+        "best_valid_loss": min(valid_losses) if valid_losses else None,
+        "characters": sum(len(text) for text in texts),
+        "lines": line_counts,
+        "dictionary_size": len(dictionary),
+        "hyperparameters": {
+            "hidden_size": hidden_size,
+            "nlayers": nlayers,
+            "sequence_length": sequence_length,
+            "mini_batch_size": mini_batch_size,
+            "max_epochs": max_epochs,
+            "learning_rate": learning_rate,
+            "seed": seed,
+            "threads": threads,
+        },
+        "device": str(flair.device),
+    }
+    (out_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    if progress:
+        best_ppl = math.exp(record["best_valid_loss"]) if record["best_valid_loss"] is not None else float("nan")
+        print(f"trained the {direction} character LM in {seconds:.1f} s ({record['epochs']} epochs, "
+              f"best validation perplexity {best_ppl:.2f}): {best}")
+    return best
+
+
+def _run_lm_trainer(texts: list[str], corpus_dir: Path, out_dir: Path, *, is_forward: bool, hidden_size: int,
+                    nlayers: int, sequence_length: int, mini_batch_size: int, max_epochs: int, learning_rate: float,
+                    seed: int, progress: bool, threads: int | None):
+    """Seed, build the character dictionary and the LM, and run flair's LanguageModelTrainer into ``out_dir``.
+
+    Returns the dictionary and the validation loss of every epoch. Torch's thread count is restored afterwards.
+    """
+    from flair.models import LanguageModel
+    from flair.trainers.language_model_trainer import LanguageModelTrainer, TextCorpus
+
     flair_log = logging.getLogger("flair")
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=max_epochs, desc=f"flair {direction} LM", unit="epoch")
+        bar = tqdm(total=max_epochs, desc=f"flair {'forward' if is_forward else 'backward'} LM", unit="epoch")
     epoch_progress = _EpochProgress(bar)
     flair_log.addFilter(epoch_progress)
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
-    start = time.perf_counter()
     try:
         _seed_everything(seed)
         dictionary = character_dictionary(texts)
@@ -362,38 +411,4 @@ def train_flair_lm(
         flair_log.removeFilter(epoch_progress)
         if bar is not None:
             bar.close()
-    seconds = time.perf_counter() - start
-
-    best = out_dir / "best-lm.pt"
-    if not best.is_file():
-        raise RuntimeError(f"flair's LanguageModelTrainer wrote no {best}; see {out_dir / 'loss.txt'}")
-    for checkpoint in out_dir.glob("epoch_*.pt"):
-        checkpoint.unlink()
-    shutil.rmtree(corpus_dir)
-    record = {
-        "direction": direction,
-        "seconds": seconds,
-        "epochs": len(epoch_progress.valid_losses),
-        "valid_losses": epoch_progress.valid_losses,
-        "best_valid_loss": min(epoch_progress.valid_losses) if epoch_progress.valid_losses else None,
-        "characters": sum(len(text) for text in texts),
-        "lines": line_counts,
-        "dictionary_size": len(dictionary),
-        "hyperparameters": {
-            "hidden_size": hidden_size,
-            "nlayers": nlayers,
-            "sequence_length": sequence_length,
-            "mini_batch_size": mini_batch_size,
-            "max_epochs": max_epochs,
-            "learning_rate": learning_rate,
-            "seed": seed,
-            "threads": threads,
-        },
-        "device": str(flair.device),
-    }
-    (out_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
-    if progress:
-        best_ppl = math.exp(record["best_valid_loss"]) if record["best_valid_loss"] is not None else float("nan")
-        print(f"trained the {direction} character LM in {seconds:.1f} s ({record['epochs']} epochs, "
-              f"best validation perplexity {best_ppl:.2f}): {best}")
-    return best
+    return dictionary, epoch_progress.valid_losses

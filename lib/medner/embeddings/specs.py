@@ -38,8 +38,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from medner import paths
+from medner import files, paths
 from medner.embeddings.base import (
     EMBEDDING_CODE_VERSION,
     EmbeddingUnavailableError,
@@ -432,26 +430,18 @@ def _trained_artefact(spec: EmbeddingSpec, corpus, input_identity: dict, workdir
         log.info("reusing in-domain %s for corpus %s from %s (trained in %.1f s)", spec.name, corpus.name, final,
                  record.get("seconds", float("nan")))
         return final, {**record, "path": str(final), "reused": True}
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     started = time.perf_counter()
     log.info("training in-domain %s on corpus %s into %s", spec.name, corpus.name, final)
-    try:
-        summary = train(temporary)
+    # Another process training the same key at the same time trains the same artefacts: keep whichever came first.
+    with files.atomic_folder(final, if_exists="keep") as folder:
+        summary = train(folder.path)
         seconds = time.perf_counter() - started
         record = {"spec": spec.identity(), "spec_name": spec.name, "corpus": corpus.name,
                   "input": input_identity, "seconds": seconds, "summary": summary}
-        (temporary / "training.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
-        try:
-            temporary.rename(final)
-        except OSError:
-            if not (final / "training.json").is_file():
-                raise
-            log.info("another process trained %s first; using its artefacts", final)
-            record = json.loads((final / "training.json").read_text(encoding="utf-8"))
-            return final, {**record, "path": str(final), "reused": True}
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary, ignore_errors=True)
+        (folder.path / "training.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+    if not folder.published:
+        log.info("another process trained %s first; using its artefacts", final)
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        return final, {**record, "path": str(final), "reused": True}
     log.info("trained in-domain %s for corpus %s in %.1f s", spec.name, corpus.name, seconds)
     return final, {**record, "path": str(final), "reused": False}

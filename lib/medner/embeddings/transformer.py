@@ -173,8 +173,6 @@ class TransformerEmbedder(TokenEmbedder):
             raise ValueError(f"pooling must be one of {_POOLING_CHOICES}, got {pooling!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-
         self.source = str(model)
         self.folder = resolve_model_folder(self.source)
         self.layers = layers
@@ -182,22 +180,7 @@ class TransformerEmbedder(TokenEmbedder):
         self.batch_size = batch_size
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
-        try:
-            self.config = AutoConfig.from_pretrained(self.folder, local_files_only=True)
-            tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True, use_fast=True)
-            if getattr(tokenizer, "add_prefix_space", None) is False:
-                # Byte-level BPE (RoBERTa) only accepts pre-split words with a prefix space.
-                tokenizer = AutoTokenizer.from_pretrained(
-                    self.folder, local_files_only=True, use_fast=True, add_prefix_space=True
-                )
-            self.model = AutoModel.from_pretrained(self.folder, local_files_only=True)
-        except (OSError, ValueError, KeyError) as exc:
-            # a folder with missing or foreign files: say which folder, in one line
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise EmbeddingUnavailableError(f"cannot load a transformer model from {self.folder}: {reason}") from exc
-        if not tokenizer.is_fast:
-            raise ValueError(f"{self.source}: word alignment needs a fast tokenizer (tokenizer.json), got {type(tokenizer).__name__}")
-        self.tokenizer = tokenizer
+        self.config, self.tokenizer, self.model = self._load()
         self.model.eval()
         self.model.requires_grad_(False)
         self.model.to(self.device)
@@ -206,6 +189,7 @@ class TransformerEmbedder(TokenEmbedder):
         if layers == "last4" and (n_layers is None or n_layers < 4):
             raise ValueError(f"layers='last4' needs an encoder with at least 4 layers; {self.source} has {n_layers}")
 
+        tokenizer = self.tokenizer
         # The special tokens around a single sequence ([CLS] ... [SEP], <s> ... </s>).
         sentinel = -7
         probe = tokenizer.build_inputs_with_special_tokens([sentinel])
@@ -237,6 +221,27 @@ class TransformerEmbedder(TokenEmbedder):
         self.dim = int(self.config.hidden_size)
         self.name = name or self._default_name()
         self.fingerprint = self._compute_fingerprint()
+
+    def _load(self):
+        """The model folder's config, fast tokenizer and encoder, from local files only; a folder with missing or
+        foreign files is an EmbeddingUnavailableError naming it, in one line."""
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        try:
+            config = AutoConfig.from_pretrained(self.folder, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True, use_fast=True)
+            if getattr(tokenizer, "add_prefix_space", None) is False:
+                # Byte-level BPE (RoBERTa) only accepts pre-split words with a prefix space.
+                tokenizer = AutoTokenizer.from_pretrained(
+                    self.folder, local_files_only=True, use_fast=True, add_prefix_space=True
+                )
+            model = AutoModel.from_pretrained(self.folder, local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EmbeddingUnavailableError(f"cannot load a transformer model from {self.folder}: {reason}") from exc
+        if not tokenizer.is_fast:
+            raise ValueError(f"{self.source}: word alignment needs a fast tokenizer (tokenizer.json), got {type(tokenizer).__name__}")
+        return config, tokenizer, model
 
     # -- interface -----------------------------------------------------------------------
 

@@ -1,7 +1,13 @@
-"""The tagger of the study: a BiLSTM-CRF over cached token vectors (see ``tagger``), its CRF layer (``crf``)
-and the fused CPU implementation of its bidirectional LSTM (``lstm``)."""
+"""The tagger of the study: an encoder (``encoder``: dropouts, re-projection, BiLSTM) and a tagging head
+(``heads``: linear + CRF from ``crf``, or linear + softmax), composed in ``tagger``; how they compute
+(``compute``) and the fast CPU implementation of the same maths (``fused``)."""
 
+from medner.model.compute import IMPLEMENTATIONS, PRECISIONS
 from medner.model.crf import LinearChainCRF
-from medner.model.tagger import BiLSTMCRFTagger, LockedDropout, WordDropout
+from medner.model.dropout import LockedDropout, WordDropout
+from medner.model.encoder import BiLSTMEncoder
+from medner.model.heads import CRFHead, SoftmaxHead
+from medner.model.tagger import BiLSTMCRFTagger
 
-__all__ = ["BiLSTMCRFTagger", "LinearChainCRF", "LockedDropout", "WordDropout"]
+__all__ = ["IMPLEMENTATIONS", "PRECISIONS", "BiLSTMCRFTagger", "BiLSTMEncoder", "CRFHead", "LinearChainCRF",
+           "LockedDropout", "SoftmaxHead", "WordDropout"]

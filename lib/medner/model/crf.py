@@ -10,10 +10,11 @@ Architectures for Named Entity Recognition", NAACL): the score of a tag sequence
 and its probability is ``exp(score(y)) / Z`` with ``Z`` summed over every tag
 sequence of the sentence's length. ``log Z`` comes from the forward algorithm,
 the best sequence from Viterbi; both loop over positions and are vectorised over
-sentences and tags, so a batch costs ``seq_len`` small tensor operations. When the
-compiled loops are available (``kernels.cpp``, see :mod:`medner.model.kernels`) they
-compute the same, one sentence per task: ``log Z``, its gradient from the
-forward-backward marginals, and Viterbi. The tests run on both.
+sentences and tags, so a batch costs ``seq_len`` small tensor operations. With
+``implementation="fused"`` (the default, see :mod:`medner.model.compute`) the compiled
+loops of :mod:`medner.model.fused.crf` compute the same on a CPU, one sentence per task:
+``log Z``, its gradient from the forward-backward marginals, and Viterbi. The tests
+check both against brute-force enumeration.
 
 Masks: ``mask[b, t]`` is true for the real tokens of sentence ``b``. Every
 sentence has at least one token and its tokens are a prefix (``mask[:, 0]`` all
@@ -25,14 +26,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from medner.model import kernels
+from medner.model import fused
 
 
 class LinearChainCRF(nn.Module):
     """Transition, start and end scores of a linear-chain CRF with ``n_tags`` tags.
 
-    ``transitions[i, j]`` scores tag ``i`` followed by tag ``j``.
+    ``transitions[i, j]`` scores tag ``i`` followed by tag ``j``. ``implementation`` is a compute setting
+    (:mod:`medner.model.compute`), set through the tagger's ``set_compute``.
     """
+
+    implementation: str = "fused"
 
     def __init__(self, n_tags: int) -> None:
         if n_tags < 1:
@@ -69,10 +73,9 @@ class LinearChainCRF(nn.Module):
             raise ValueError("mask must be true for each sentence's first tokens and false after them (no gaps)")
         return mask, lengths
 
-    def _compiled(self, emissions: torch.Tensor) -> bool:
-        """Whether the compiled loops (``kernels.cpp``, see :mod:`medner.model.kernels`) compute this batch."""
-        return (emissions.size(1) > 0 and emissions.dtype in (torch.float32, torch.float64)
-                and kernels.available_for(emissions))
+    def _fused(self, emissions: torch.Tensor) -> bool:
+        """Whether this batch runs through the compiled loops of :mod:`medner.model.fused.crf`."""
+        return self.implementation == "fused" and fused.crf.applies(emissions)
 
     def score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Unnormalised score of the given tag sequences.
@@ -106,9 +109,8 @@ class LinearChainCRF(nn.Module):
             shape (batch,).
         """
         mask, lengths = self._check(emissions, mask)
-        if self._compiled(emissions):
-            return _CompiledLogPartition.apply(emissions.contiguous(), lengths, self.start_transitions,
-                                               self.transitions, self.end_transitions)
+        if self._fused(emissions):
+            return fused.crf.log_partition(self, emissions, lengths)
         # shape: (batch, n_tags): log-sum of all paths ending in each tag at the current position
         # One view per position: the backward pass stacks their gradients once, instead of
         # scattering into a full-size zero tensor at every position.
@@ -158,10 +160,8 @@ class LinearChainCRF(nn.Module):
         batch, seq_len, _ = emissions.shape
         if seq_len == 0:
             return [[] for _ in range(batch)]
-        if self._compiled(emissions):
-            paths = torch.ops.medner.crf_viterbi(emissions.contiguous(), lengths, self.start_transitions.detach(),
-                                                 self.transitions.detach(), self.end_transitions.detach())
-            return [row[:n] for row, n in zip(paths.tolist(), lengths.tolist())]
+        if self._fused(emissions):
+            return fused.crf.viterbi(self, emissions, lengths)
         # shape: (batch, n_tags)
         best = self.start_transitions + emissions[:, 0]
         transitions = self.transitions.unsqueeze(0)
@@ -186,31 +186,3 @@ class LinearChainCRF(nn.Module):
             path[:, t] = last
         # Padded positions came after the real ones and repeat the last real tag; keep the prefix.
         return [row[:n] for row, n in zip(path.tolist(), lengths.tolist())]
-
-
-class _CompiledLogPartition(torch.autograd.Function):
-    """``log Z`` per sentence by the compiled forward algorithm; its gradient from the forward-backward marginals.
-
-    d log Z / d emissions[t, j] is the marginal probability of tag ``j`` at position ``t``; d log Z / d
-    transitions[i, j] the expected number of ``i -> j`` transitions; start and end get the first and
-    last positions' marginals. ``LinearChainCRF.log_partition`` computes the same in PyTorch operations.
-    """
-
-    @staticmethod
-    def forward(ctx, emissions, lengths, start, transitions, end):
-        log_z, alphas = torch.ops.medner.crf_forward(emissions, lengths, start.contiguous(), transitions.contiguous(),
-                                                     end.contiguous())
-        ctx.save_for_backward(emissions, lengths, transitions, end, alphas, log_z)
-        return log_z
-
-    @staticmethod
-    def backward(ctx, grad_log_z):
-        emissions, lengths, transitions, end, alphas, log_z = ctx.saved_tensors
-        # shapes: (batch, seq_len, n_tags) and (batch, n_tags, n_tags), both already times grad_log_z
-        grad_emissions, pairs = torch.ops.medner.crf_backward(emissions, lengths, transitions.contiguous(),
-                                                              end.contiguous(), alphas, log_z,
-                                                              grad_log_z.contiguous())
-        batch = torch.arange(emissions.size(0), device=emissions.device)
-        grad_start = grad_emissions[:, 0].sum(0)
-        grad_end = grad_emissions[batch, lengths - 1].sum(0)
-        return grad_emissions, None, grad_start, pairs.sum(0), grad_end

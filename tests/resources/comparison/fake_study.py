@@ -37,12 +37,14 @@ QUALITY = {"glove": 0.55, "flair": 0.7, "bert": 0.85}
 class FakeStudy:
     results_root: Path
     corpus: str
+    #: the corpus as brat folders train/, dev/, test/ (load_corpus(corpus, path=corpus_path) reads it)
+    corpus_path: Path
     gold: list[Document]
     train_counts: dict[str, int]
     run_dirs: list[Path]
 
 
-def make_gold_documents(n_docs: int = 10, sentences: int = 6, seed: int = 0) -> list[Document]:
+def make_gold_documents(n_docs: int = 10, sentences: int = 6, seed: int = 0, prefix: str = "doc") -> list[Document]:
     """Documents of template sentences ("Patient took aspirin 40 mg daily ."), entities at their offsets."""
     rng = random.Random(seed)
     docs = []
@@ -59,7 +61,7 @@ def make_gold_documents(n_docs: int = 10, sentences: int = 6, seed: int = 0) -> 
                     entities.append(Entity(f"T{len(entities) + 1}", label, ((start, len(text)),), phrase))
                     text += " "
             text += ".\n"
-        docs.append(Document(id=f"doc{d:02d}", text=text, entities=entities))
+        docs.append(Document(id=f"{prefix}{d:02d}", text=text, entities=entities))
     return docs
 
 
@@ -110,7 +112,10 @@ def write_fake_study(
     """Write one run folder per embedding x seed x fraction, as medner.runs lays them out."""
     results_root = Path(results_root)
     # the gold is read back from brat files, as a real corpus is (prediction folders are checked against its files)
-    gold = read_brat_folder(write_brat_folder(make_gold_documents(n_docs), results_root / f"{corpus}-gold-test"))
+    corpus_path = results_root / f"{corpus}-corpus"
+    write_brat_folder(make_gold_documents(n_docs, seed=1, prefix="train"), corpus_path / "train")
+    write_brat_folder(make_gold_documents(3, seed=2, prefix="dev"), corpus_path / "dev")
+    gold = read_brat_folder(write_brat_folder(make_gold_documents(n_docs), corpus_path / "test"))
     train_counts = {label: int(round(400 * LABEL_RATE[label])) for label in LABELS}
     run_dirs = []
     for embedding in embeddings:
@@ -157,4 +162,5 @@ def write_fake_study(
                 }
                 (folder / "metrics.json").write_text(json.dumps(metrics))
                 run_dirs.append(folder)
-    return FakeStudy(results_root=results_root, corpus=corpus, gold=gold, train_counts=train_counts, run_dirs=run_dirs)
+    return FakeStudy(results_root=results_root, corpus=corpus, corpus_path=corpus_path, gold=gold,
+                     train_counts=train_counts, run_dirs=run_dirs)

@@ -18,7 +18,6 @@ shared machine disturbs both methods alike.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medner import files
 from medner.embeddings.base import TokenEmbedder
 from medner.embeddings.transformer import TransformerEmbedder, minilm_path
 
@@ -233,15 +233,13 @@ def _bench_command(args: argparse.Namespace) -> int:
         f"Cache ({cache['megabytes']:.1f} MB): compute {cache['compute_seconds']:.2f} s, read {cache['read_seconds']:.4f} s, "
         f"speedup {cache['speedup']:.0f}x  (target >= {cache['target']:.0f}x)"
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out = files.write_json(args.out, results, indent=2)
     print(f"wrote {out}")
     return 0
 
 
 def register_bench(subparsers) -> None:
-    """Add ``medner bench-embeddings`` (call from the embeddings layer's ``register``)."""
+    """Add ``medner bench-embeddings``."""
     from medner.paths import results_dir
 
     parser = subparsers.add_parser(

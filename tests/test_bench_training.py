@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medner.benchmark_flair import after_first, benchmark, format_figures
+from medner.bench.training import after_first, benchmark, format_figures
 from medner.cli import main
 
 
@@ -54,7 +54,7 @@ def test_figures_are_printed_with_ratio_and_gap_for_every_precision():
 
 
 def test_matmul_floor_counts_an_epochs_products_and_times_them():
-    from medner.benchmark_flair import matmul_floor
+    from medner.bench.training import matmul_floor
 
     small = matmul_floor(1000, 0, embedding_dim=16, hidden=8, repeats=2)
     # (3 x input projection + W_hh gradient + 2 recurrent + 2 re-projection) multiply-adds per token, x 2 x 2.
@@ -74,8 +74,8 @@ def test_matmul_floor_counts_an_epochs_products_and_times_them():
 
 def test_matmul_floor_times_the_step_products_the_epoch_runs():
     """On a CPU with AVX-512 the time loops use the kernels' packed products, so the floor does."""
-    from medner.benchmark_flair import matmul_floor
-    from medner.model import kernels
+    from medner.bench.training import matmul_floor
+    from medner.model.fused import kernels
 
     for precision in ("float32", "bfloat16"):
         floor = matmul_floor(1000, 0, embedding_dim=16, hidden=64, precision=precision, repeats=2)

@@ -39,10 +39,10 @@ them. In training on cached vectors that is nearly all the time of an epoch. Her
 Sentence padding never enters: each step only touches the sentences still running (the
 ``batch_sizes`` of the packed sequence), exactly as the packed ``nn.LSTM`` does, and the
 zero rows added for the products' shapes are never read by the time loops.
-``tests/model/test_lstm.py`` checks outputs and every gradient against ``nn.LSTM``.
+``tests/model/fused/test_lstm.py`` checks outputs and every gradient against ``nn.LSTM``.
 
 The two time loops run compiled when they can (``kernels.cpp``, see
-:mod:`medner.model.kernels`): each step's element-wise work is then one pass over its
+:mod:`medner.model.fused.kernels`): each step's element-wise work is then one pass over its
 rows instead of a dozen PyTorch operations. The PyTorch loops below stay the reference;
 the tests run on both.
 """
@@ -58,20 +58,20 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from medner.model import kernels
+from medner.model.compute import PRECISIONS
+from medner.model.fused import kernels
 
-#: Arithmetic of the LSTM's matrix products. ``float32`` is ``nn.LSTM``'s. ``bfloat16`` rounds the
-#: operands of every matrix product (inputs, weights, previous states, gate gradients) to bfloat16,
-#: which CPUs with AVX512-BF16 or AMX multiply two to three times faster; the products accumulate in
-#: float32 but the batch-wide ones come back rounded to bfloat16 (about 3 significant digits); the
-#: recurrent step products stay float32 where the compiled kernels pack them (AVX512-BF16, hidden size a
-#: multiple of 64; :func:`medner.model.kernels.packed_products`). Gates, cell states, the outputs and
-#: every gradient handed back are float32.
-PRECISIONS = ("float32", "bfloat16")
 
 
 def uses_bfloat16(precision: str) -> bool:
-    """Whether ``precision`` asks for bfloat16 products; an unknown precision is a ValueError."""
+    """Whether ``precision`` asks for bfloat16 products; an unknown precision is a ValueError.
+
+    In bfloat16 the operands of every matrix product (inputs, weights, previous states, gate gradients) are
+    rounded to bfloat16 and the products accumulate in float32, but the batch-wide ones come back rounded to
+    bfloat16 (about 3 significant digits); the recurrent step products stay float32 where the compiled kernels
+    pack them (AVX512-BF16, hidden size a multiple of 64; :func:`medner.model.fused.kernels.packed_products`).
+    Gates, cell states, the outputs and every gradient handed back are float32.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return precision == "bfloat16"

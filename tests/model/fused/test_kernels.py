@@ -1,4 +1,4 @@
-"""Choosing, building and falling back from the compiled LSTM time loops (medner.model.kernels)."""
+"""Choosing, building and falling back from the compiled LSTM time loops (medner.model.fused.kernels)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from medner.model import kernels
-from medner.model.lstm import run_bilstm
+from medner.model.fused import kernels
+from medner.model.fused.lstm import run_bilstm
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_an_unknown_choice_names_the_variable(monkeypatch):
 
 def test_auto_falls_back_to_the_pytorch_loops_with_one_warning(monkeypatch, fresh_state, caplog):
     monkeypatch.setenv("MEDNER_KERNELS", "auto")
-    with caplog.at_level(logging.WARNING, logger="medner.model.kernels"):
+    with caplog.at_level(logging.WARNING, logger="medner.model.fused.kernels"):
         assert kernels.in_use() == "torch"
         assert kernels.in_use() == "torch"  # tried once, warned once
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -60,7 +60,7 @@ def test_a_failed_openmp_build_is_retried_single_threaded_with_a_warning(monkeyp
 
     monkeypatch.setattr(kernels, "compile_flags", lambda: kernels.COMPILE_FLAGS + ["-fopenmp"])
     monkeypatch.setattr(kernels, "_build_with", build_with)
-    with caplog.at_level(logging.WARNING, logger="medner.model.kernels"):
+    with caplog.at_level(logging.WARNING, logger="medner.model.fused.kernels"):
         kernels._build()
     assert tried == [kernels.COMPILE_FLAGS + ["-fopenmp"], kernels.COMPILE_FLAGS]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

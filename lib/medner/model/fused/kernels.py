@@ -6,12 +6,12 @@ element-wise operations and each CRF position half a dozen, every one with its o
 dispatch, temporary tensor, autograd record and trip through memory.
 ``kernels.cpp`` runs the same formulas as compiled loops:
 
-* the LSTM's forward and backward time loops (:mod:`medner.model.lstm`): per step, one
+* the LSTM's forward and backward time loops (:mod:`medner.model.fused.lstm`): per step, one
   matrix product and one pass over the running rows. On CPUs with AVX-512 (AVX512-BF16 for
   bfloat16) and hidden sizes that are a multiple of 64 the step products are the library's own
   (:func:`packed_products`): weights packed once per batch, float32 sums; elsewhere ATen's ``bmm``;
 * the CRF's forward algorithm, its gradient from the forward-backward marginals, and
-  Viterbi (:mod:`medner.model.crf`), one sentence per task.
+  Viterbi (:mod:`medner.model.fused.crf`), one sentence per task.
 
 It is compiled on first use with ``torch.utils.cpp_extension`` (a C++ compiler and
 ``ninja`` needed; 20-60 s, once per machine, cached under ``$TORCH_EXTENSIONS_DIR/medner``,
@@ -29,7 +29,7 @@ library built with OpenMP (:func:`compile_flags`); where that build fails it is 
 with a warning, and runs on one thread. ``torch.ops.medner.parallel_threads(n)`` says how many
 threads its parallel loops actually use.
 
-Both compute the same functions to float rounding (tests/model/test_lstm.py and
+Both compute the same functions to float rounding (tests/model/fused/test_lstm.py and
 test_crf.py run every test on both), but not the same bits, so a run records which one
 it used (``kernels`` and ``step_products`` in metrics.json's training config).
 """
@@ -128,7 +128,7 @@ def _build_with(flags: list[str]) -> None:
     """
     from torch.utils.cpp_extension import load
 
-    from medner.notebook_tools import write_text_atomic
+    from medner.files import write_file
 
     text = SOURCE.read_text(encoding="utf-8")
     name = f"medner_kernels_{_build_key(text, flags)}"
@@ -136,7 +136,7 @@ def _build_with(flags: list[str]) -> None:
     folder = root / "medner" / name
     source = folder / SOURCE.name
     if not source.is_file() or source.read_text(encoding="utf-8") != text:
-        write_text_atomic(text, source)  # another process may be compiling from it
+        write_file(source, text)  # another process may be compiling from it
     start = time.perf_counter()
     log.info("kernels: loading %s (compiled on first use, 20-60 s)", folder)
     load(name=name, sources=[str(source)], extra_cflags=flags, build_directory=str(folder),

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medner import paths
+from medner import files, paths
 
 #: The speed and accuracy targets the benchmark reports against.
 TARGET_SPEEDUP = 5.0
@@ -79,7 +79,7 @@ def matmul_floor(train_tokens: int, dev_tokens: int, *, embedding_dim: int, hidd
     """
     import torch
 
-    from medner.model.lstm import uses_bfloat16
+    from medner.model.fused.lstm import uses_bfloat16
 
     dtype = torch.bfloat16 if uses_bfloat16(precision) else torch.float32
     d, g = embedding_dim, 4 * hidden
@@ -105,7 +105,7 @@ def matmul_floor(train_tokens: int, dev_tokens: int, *, embedding_dim: int, hidd
         seconds = seconds_per_call(lambda: torch.ops.medner.packed_matmul(a, weights, g))
         return 2 * batch * hidden * g / seconds * min(threads, 2)
 
-    from medner.model import kernels
+    from medner.model.fused import kernels
 
     packed = kernels.packed_products(precision, hidden)
     previous = torch.get_num_threads()
@@ -176,8 +176,8 @@ def run_ours(phee: str | Path, epochs: int, seed: int, threads: int, precision: 
             return strict_micro_f1(corpus.splits["dev"], pred, labels=labels)
 
         torch.manual_seed(seed)
-        model = BiLSTMCRFTagger(embedder.dim, len(tags), precision=precision)
-        config = TrainingConfig(max_epochs=epochs, seed=seed, num_threads=threads)
+        model = BiLSTMCRFTagger(embedder.dim, len(tags))
+        config = TrainingConfig(max_epochs=epochs, seed=seed, num_threads=threads, precision=precision)
         train_tags = [[index[t] for t in s.tags] for s in sentences["train"]]
         result = train_tagger(model, vectors["train"], train_tags, vectors["dev"], dev_f1, config, progress="none")
         predicted = [[tags[i] for i in row] for row in predict_tags(model, vectors["test"])]
@@ -208,7 +208,6 @@ def run_flair(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[st
     import flair
     import torch
     from flair.data import Corpus as FlairCorpus
-    from flair.data import Sentence as FlairSentence
     from flair.embeddings import TransformerWordEmbeddings
     from flair.models import SequenceTagger
     from flair.trainers import ModelTrainer
@@ -224,19 +223,7 @@ def run_flair(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[st
     if spec.options.get("layers") != "last4" or spec.options.get("pooling") != "first":
         raise ValueError(f"the bert spec changed ({spec.options}); update the flair side to the same layers and pooling")
 
-    def to_flair(ours) -> FlairSentence:
-        sentence = FlairSentence([t.text for t in ours.tokens])
-        start = None
-        label = None
-        for i, tag in enumerate(ours.tags + ["O"]):
-            if start is not None and not (tag.startswith("I-") and tag[2:] == label):
-                sentence[start:i].add_label("ner", label)
-                start = None
-            if tag.startswith("B-") or (tag.startswith("I-") and start is None):
-                start, label = i, tag[2:]
-        return sentence
-
-    data = {split: [to_flair(s) for s in sentences[split]] for split in ("train", "dev", "test")}
+    data = {split: [_to_flair(s) for s in sentences[split]] for split in ("train", "dev", "test")}
     flair_corpus = FlairCorpus(train=data["train"], dev=data["dev"], test=data["test"], sample_missing_splits=False)
     label_dictionary = flair_corpus.make_label_dictionary("ner", add_unk=False)
 
@@ -274,17 +261,7 @@ def run_flair(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[st
             create_file_logs=False, create_loss_file=False, plugins=[timer],
         )
     # The trainer has loaded the best dev epoch's weights back; predict the test set.
-    test = [FlairSentence([t.text for t in s.tokens]) for s in sentences["test"]]
-    tagger.predict(test, mini_batch_size=32, label_name="predicted")
-    predicted = []
-    for flair_sentence in test:
-        row = ["O"] * len(flair_sentence)
-        for span in flair_sentence.get_spans("predicted"):
-            first = span.tokens[0].idx - 1
-            row[first] = f"B-{span.tag}"
-            for token in span.tokens[1:]:
-                row[token.idx - 1] = f"I-{span.tag}"
-        predicted.append(row)
+    predicted = _flair_predictions(tagger, sentences["test"])
     total = time.perf_counter() - started
     return {
         "epoch_seconds": timer.seconds,
@@ -297,11 +274,45 @@ def run_flair(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[st
     }
 
 
+def _to_flair(ours):
+    """One of our tagged sentences as a flair Sentence with its BIO spans as ``ner`` labels."""
+    from flair.data import Sentence as FlairSentence
+
+    sentence = FlairSentence([t.text for t in ours.tokens])
+    start = None
+    label = None
+    for i, tag in enumerate(ours.tags + ["O"]):
+        if start is not None and not (tag.startswith("I-") and tag[2:] == label):
+            sentence[start:i].add_label("ner", label)
+            start = None
+        if tag.startswith("B-") or (tag.startswith("I-") and start is None):
+            start, label = i, tag[2:]
+    return sentence
+
+
+def _flair_predictions(tagger, sentences) -> list[list[str]]:
+    """flair's predicted spans for our sentences (same tokens), as one BIO tag list per sentence."""
+    from flair.data import Sentence as FlairSentence
+
+    test = [FlairSentence([t.text for t in s.tokens]) for s in sentences]
+    tagger.predict(test, mini_batch_size=32, label_name="predicted")
+    predicted = []
+    for flair_sentence in test:
+        row = ["O"] * len(flair_sentence)
+        for span in flair_sentence.get_spans("predicted"):
+            first = span.tokens[0].idx - 1
+            row[first] = f"B-{span.tag}"
+            for token in span.tokens[1:]:
+                row[token.idx - 1] = f"I-{span.tag}"
+        predicted.append(row)
+    return predicted
+
+
 def _side_in_subprocess(side: str, phee: Path, epochs: int, seed: int, threads: int, precision: str = "float32") -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
     try:
-        command = [sys.executable, "-m", "medner.benchmark_flair", side, str(phee), str(epochs), str(seed), str(threads),
+        command = [sys.executable, "-m", "medner.bench.training", side, str(phee), str(epochs), str(seed), str(threads),
                    precision, str(out)]
         completed = subprocess.run(command, check=False)
         if completed.returncode != 0:
@@ -324,7 +335,7 @@ def benchmark(phee: str | Path | None = None, *, epochs: int = 5, seed: int = 1,
     The headline figures (``speedup``, ``test_strict_micro_f1.ours``, ...) are those of the first
     precision, the study's default ``float32``; ``by_precision`` holds every precision's.
     """
-    from medner.model.lstm import PRECISIONS
+    from medner.model.compute import PRECISIONS
 
     phee = Path(phee) if phee else paths.default_phee_path()
     if not (phee / "train").is_dir():
@@ -381,8 +392,7 @@ def benchmark(phee: str | Path | None = None, *, epochs: int = 5, seed: int = 1,
         "ours_runs": ours_runs,
         "flair": theirs,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+    files.write_json(out, figures, indent=1)
     return figures
 
 
@@ -423,7 +433,7 @@ def format_figures(figures: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Subprocess entry: ``python -m medner.benchmark_flair ours|flair PHEE EPOCHS SEED THREADS PRECISION OUT.json``."""
+    """Subprocess entry: ``python -m medner.bench.training ours|flair PHEE EPOCHS SEED THREADS PRECISION OUT.json``."""
     side, phee, epochs, seed, threads, precision, out = argv
     if side == "ours":
         result = run_ours(Path(phee), int(epochs), int(seed), int(threads), precision)

@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from medner.model import BiLSTMCRFTagger, kernels
-from medner.model import lstm as lstm_module
-from medner.model.lstm import packed_layout, run_bilstm
+from medner.model import BiLSTMCRFTagger
+from medner.model.fused import kernels
+from medner.model.fused import lstm as lstm_module
+from medner.model.fused.lstm import packed_layout, run_bilstm
 
 
 # Every test here runs on both time loops: PyTorch operations and the compiled kernels.
@@ -93,37 +94,68 @@ def test_bad_precisions_and_unsupported_layers_are_refused():
     with pytest.raises(ValueError, match="bidirectional layers"):
         run_bilstm(torch.nn.LSTM(3, 2, batch_first=True), pack(), fused=True)
     with pytest.raises(ValueError, match="precision must be one of"):
-        BiLSTMCRFTagger(3, 4, precision="half")
+        BiLSTMCRFTagger(3, 4).set_compute("fused", "half")
+    with pytest.raises(ValueError, match="needs implementation='fused'"):
+        BiLSTMCRFTagger(3, 4).set_compute("nn.LSTM", "bfloat16")
+    with pytest.raises(ValueError, match="implementation must be one of fused, nn.LSTM"):
+        BiLSTMCRFTagger(3, 4).set_compute("cudnn")
 
 
-def test_the_tagger_trains_the_same_with_the_fused_and_the_library_lstm(monkeypatch):
-    """One SGD step of the whole tagger, on the fused LSTM and on nn.LSTM, from the same weights and dropout draws."""
-    import medner.model.tagger as tagger_module
+@pytest.mark.parametrize("use_crf", [True, False])
+def test_the_tagger_trains_the_same_with_both_implementations(use_crf):
+    """One training step of the whole tagger, fused and as written (nn.LSTM, the CRF in PyTorch operations), from
+    the same weights and the same dropout draws: the same loss and every gradient (float64, to 1e-12)."""
 
-    def step(fused):
-        monkeypatch.setattr(tagger_module, "run_bilstm",
-                            lambda lstm, packed, **settings: run_bilstm(lstm, packed, **{**settings, "fused": fused}))
+    def step(implementation):
         torch.manual_seed(0)
-        model = BiLSTMCRFTagger(6, 5, hidden_size=8).double().train()
+        model = BiLSTMCRFTagger(6, 5, hidden_size=8, use_crf=use_crf).double().train()
+        model.set_compute(implementation)
         x = torch.randn(3, 4, 6, dtype=torch.float64)
         lengths = torch.tensor([4, 2, 3])
         mask = torch.arange(4)[None, :] < lengths[:, None]
         tags = torch.randint(0, 5, (3, 4))
         loss = model.loss(x, lengths, mask, tags)
         loss.backward()
-        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+        model.eval()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()], model.predict(x, lengths, mask)
 
-    loss_fused, grads_fused = step(True)
-    loss_library, grads_library = step(False)
-    torch.testing.assert_close(loss_fused, loss_library, rtol=0, atol=1e-12)
-    for got, expected in zip(grads_fused, grads_library):
+    loss_fused, grads_fused, tags_fused = step("fused")
+    loss_written, grads_written, tags_written = step("nn.LSTM")
+    torch.testing.assert_close(loss_fused, loss_written, rtol=0, atol=1e-12)
+    for got, expected in zip(grads_fused, grads_written):
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    assert tags_fused == tags_written
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("reproject", [True, False])
+def test_the_fused_encoder_gives_the_written_encoders_states_and_gradients(layers, reproject):
+    """medner.model.fused.encode against BiLSTMEncoder.forward as written: states and every gradient, training
+    mode (the same dropout masks drawn from the same seed) and evaluation mode."""
+    from medner.model import BiLSTMEncoder
+
+    for training in (True, False):
+        results = {}
+        for implementation in ("fused", "nn.LSTM"):
+            torch.manual_seed(2)
+            encoder = BiLSTMEncoder(6, hidden_size=4, rnn_layers=layers, reproject_embeddings=reproject).double()
+            encoder.train(training)
+            encoder.implementation = implementation
+            x = torch.randn(4, 5, 6, dtype=torch.float64, requires_grad=True)
+            states = encoder(x, torch.tensor([5, 1, 3, 5]))
+            weights = torch.linspace(-1, 1, states.data.numel(), dtype=torch.float64).view_as(states.data)
+            grads = torch.autograd.grad((states.data * weights).sum(), [x, *encoder.parameters()])
+            results[implementation] = (states.data.detach(), grads)
+        (fused_states, fused_grads), (states, grads) = results["fused"], results["nn.LSTM"]
+        torch.testing.assert_close(fused_states, states, rtol=0, atol=1e-12)
+        for got, expected in zip(fused_grads, grads):
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
 
 
 def test_bfloat16_tagger_is_close_to_float32_and_keeps_float32_weights():
     torch.manual_seed(0)
     exact = BiLSTMCRFTagger(24, 5, hidden_size=32).eval()
-    low = BiLSTMCRFTagger(24, 5, hidden_size=32, precision="bfloat16").eval()
+    low = BiLSTMCRFTagger(24, 5, hidden_size=32).set_compute("fused", "bfloat16").eval()
     low.load_state_dict(exact.state_dict())
     x = torch.randn(3, 6, 24)
     lengths = torch.tensor([6, 2, 4])

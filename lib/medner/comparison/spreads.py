@@ -1,0 +1,95 @@
+"""Scores over seeds: the main table's rows, the per-label table and the learning curves.
+
+Every score is reported over seeds as mean, sample standard deviation, min, max and every
+value (Reimers and Gurevych 2017: report distributions, not single runs), computed by
+:func:`medner.evaluation.statistics.aggregate_seeds`. A *spread* is the dict
+``{"mean", "sd", "min", "max", "values", "seeds"}`` (``values`` in the order of ``seeds``;
+``sd`` is 0 for a single seed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from medner.comparison.selection import Run, full_data_runs, runs_by_embedding, study_labels
+from medner.evaluation.statistics import aggregate_seeds
+from medner.study_order import AVERAGES, SCHEMAS
+
+Spread = dict[str, Any]
+
+
+def seed_spread(values_by_seed: Mapping[int, float]) -> Spread:
+    """One score over seeds as a spread (see the module docstring)."""
+    if not values_by_seed:
+        raise ValueError("seed_spread: expected at least one seed's value, given none")
+    records = [{"embedding": "-", "seed": seed, "label": "-", "f1": float(value)} for seed, value in values_by_seed.items()]
+    aggregated = aggregate_seeds(records)["-"]["-"]
+    return {
+        "mean": float(aggregated["mean"]),
+        "sd": float(aggregated["sd"]),
+        "min": float(aggregated["min"]),
+        "max": float(aggregated["max"]),
+        "values": [float(v) for v in aggregated["values"]],
+        "seeds": [int(s) for s in aggregated["seeds"]],
+    }
+
+
+def main_scores(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """The ``main`` section without its intervals: per embedding (study order), the F1 spread of its
+    full-data runs for every schema and average: ``{"embedding", "scores": {schema: {average: spread}}}``."""
+    return [
+        {
+            "embedding": embedding,
+            "scores": {
+                schema: {average: seed_spread({r.seed: r.score(schema, average, "f1") for r in group}) for average in AVERAGES}
+                for schema in SCHEMAS
+            },
+        }
+        for embedding, group in runs_by_embedding(full_data_runs(runs)).items()
+    ]
+
+
+def per_label_table(runs: Sequence[Run]) -> dict[str, Any]:
+    """The ``per_label`` section: per label, embedding and schema, the F1 spread of the full-data runs.
+
+    ``{"labels", "embeddings", "support": {label: gold test entities}, "scores": {label: {embedding:
+    {schema: spread}}}}``. Every run is scored on the same gold test set, so runs that disagree on a
+    label's support are an error.
+    """
+    chosen = full_data_runs(runs)
+    grouped = runs_by_embedding(chosen)
+    labels = study_labels(chosen)
+    support = {}
+    for label in labels:
+        supports = {
+            int(r.score("strict", label, "support")) for r in chosen if label in r.metrics["scores"]["test"]["strict"]["labels"]
+        }
+        if len(supports) != 1:
+            raise ValueError(f"runs disagree on the test support of {label!r}: expected one value, found {sorted(supports)}")
+        support[label] = supports.pop()
+    scores = {
+        label: {
+            embedding: {schema: seed_spread({r.seed: r.score(schema, label, "f1") for r in group}) for schema in SCHEMAS}
+            for embedding, group in grouped.items()
+        }
+        for label in labels
+    }
+    return {"labels": labels, "embeddings": list(grouped), "support": support, "scores": scores}
+
+
+def learning_curves(runs: Sequence[Run]) -> dict[str, list[dict[str, Any]]]:
+    """The ``learning_curves`` section: per embedding, one point per training fraction (sorted), with the
+    strict and lenient micro-F1 spreads of its runs: ``{embedding: [{"fraction", "strict", "lenient"}]}``."""
+    curves = {}
+    for embedding, group in runs_by_embedding(runs).items():
+        points = []
+        for fraction in sorted({r.fraction for r in group}):
+            at = [r for r in group if r.fraction == fraction]
+            points.append({
+                "fraction": fraction,
+                "strict": seed_spread({r.seed: r.score("strict", "micro", "f1") for r in at}),
+                "lenient": seed_spread({r.seed: r.score("lenient", "micro", "f1") for r in at}),
+            })
+        curves[embedding] = points
+    return curves

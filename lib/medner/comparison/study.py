@@ -1,0 +1,244 @@
+"""The whole comparison of one corpus as one documented dict, written to ``comparison.json``.
+
+:func:`compute_comparison` reads every finished run and computes every section of
+:data:`SECTIONS` (the file carries that table under ``about``, so it documents itself);
+:func:`write_comparison` writes it atomically and :func:`read_comparison` reads it back,
+checking its layout version. :func:`compare_corpus` adds what the runs do not hold (the gold
+test documents, the corpus statistics) from the corpus's name; :func:`read_or_compute_comparison`
+is the notebook's entry: the file when it is current, else a fresh computation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from medner import files
+from medner.comparison.measurements import confusion_matrices, cost, has_confusion, training_curves
+from medner.comparison.resampling import confidence_intervals, paired_seeds, significance
+from medner.comparison.selection import Run, full_data_runs, load_runs, main_fraction, run_records, study_labels
+from medner.comparison.spreads import learning_curves, main_scores, per_label_table
+from medner.corpus.stats import label_counts_by_split
+from medner.run_folder import find_runs
+from medner.study_order import embedding_order
+
+#: Version of the layout below; bumped when a key changes meaning or moves.
+SCHEMA_VERSION = 1
+_SPREAD = "spread = {mean, sd (sample sd; 0 for one seed), min, max, values, seeds} of a score over seeds"
+_DIFFERENCE = ("difference = {seeds, deltas (F1 of a minus F1 of b, per seed), p_values, alpha, mean_delta, "
+               "n_significant (seeds with p < alpha), n_seeds}")
+#: Every key of comparison.json and what it holds; F1 and other scores are in 0..1, on the test set.
+SECTIONS: dict[str, str] = {
+    "schema_version": "version of this layout (medner.comparison.study.SCHEMA_VERSION)",
+    "about": f"this table: key -> what it holds; {_SPREAD}; {_DIFFERENCE}",
+    "corpus": "corpus name",
+    "settings": "how the statistics were computed: n_boot (bootstrap resamples), n_shuffles (approximate "
+                "randomisation shuffles), alpha (intervals at 1 - alpha; significance threshold), seed (of both "
+                "resamplings), significance_mode (span matching the significance tests use)",
+    "test_documents": "gold test documents the bootstrap and the significance tests resampled (null: none given)",
+    "main_fraction": "training fraction of the runs behind main, per_label, significance, training_curves, confusion "
+                     "and cost: 1.0, or the largest present when no run used all training documents",
+    "embeddings": "every embedding with a finished run, in study order (glove, flair, bert, then the others sorted)",
+    "labels": "the labels the main-fraction runs were scored on, n2c2 order",
+    "missing": "key -> why it is empty (main.ci: why every ci is null)",
+    "main": "per embedding: {embedding, scores {strict|lenient: {micro|macro: F1 spread}}, ci}: ci is the bootstrap "
+            "interval of strict micro-F1 for the median-seed run {seed, estimate, low, high, n_boot, alpha}, or null",
+    "per_label": "{labels, embeddings, support {label: gold test entities}, scores {label: {embedding: {strict|lenient: "
+                 "F1 spread}}}}",
+    "significance": "per embedding pair: {a, b, mode, n_shuffles, labels {label: difference}, overall (micro-F1): "
+                    "difference}",
+    "learning_curves": "per embedding: [{fraction, strict, lenient}]: micro-F1 spreads at every training fraction",
+    "training_curves": "per embedding: [{seed, epoch, dev_f1, train_loss, best_epoch}] per epoch, from history.csv",
+    "confusion": "span and token: per embedding {kind, rows, columns, counts (summed over seeds), normalised (each row "
+                 "over its total), n_seeds}; span rows are labels + SPURIOUS, columns labels + MISSED",
+    "cost": "per embedding: {runs [{seed, embedding_seconds, embedding_cache_hit, training_seconds, trainable_parameters, "
+            "f1 (strict micro), embedding_training_seconds (in-domain training of the vectors or LMs)}], vector_seconds "
+            "(computing the vectors, from a run that filled the cache), vector_seconds_measured (false: every run hit it)}",
+    "label_counts": "{split: {label: gold entities}} from the corpus statistics (empty: none given)",
+    "runs": "every finished run: {embedding, seed, fraction, folder (relative to the results root), scores {label|micro|"
+            "macro: {strict|lenient: {precision, recall, f1, tp, fp, fn, support}}}}; the averages' counts are micro "
+            "totals; summary.csv is this, flattened",
+}
+
+
+def compute_comparison(
+    results_root: str | Path | None,
+    corpus: str,
+    gold_test_docs: Sequence | None,
+    *,
+    label_counts: Mapping[str, Mapping[str, int]] | None = None,
+    n_boot: int = 1000,
+    n_shuffles: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Every section of :data:`SECTIONS` for the finished runs of ``corpus`` under ``results_root``.
+
+    ``gold_test_docs`` are the gold test Documents the runs were scored on (as read from their
+    brat files, e.g. ``load_corpus(...).splits["test"]``); without them the intervals and the
+    significance tests are left out, and ``missing`` says so. ``label_counts`` is
+    ``{split: {label: count}}`` or the corpus statistics it is read from
+    (:func:`medner.corpus.stats.label_counts_by_split`).
+    """
+    runs = load_runs(results_root, corpus)
+    gold = None if gold_test_docs is None else list(gold_test_docs)
+    missing: dict[str, str] = {}
+    main = main_scores(runs)
+    intervals = _confidence_intervals(runs, gold, missing, n_boot=n_boot, alpha=alpha, seed=seed)
+    for row in main:
+        row["ci"] = intervals.get(row["embedding"])
+    pairs = _significance(runs, gold, missing, n_shuffles=n_shuffles, alpha=alpha, seed=seed, progress=progress)
+    if label_counts is None:
+        missing["label_counts"] = "no corpus statistics given"
+    counts = label_counts_by_split(label_counts) if label_counts is not None else {}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "about": SECTIONS,
+        "corpus": corpus,
+        "settings": comparison_settings(n_boot=n_boot, n_shuffles=n_shuffles, alpha=alpha, seed=seed),
+        "test_documents": None if gold is None else len(gold),
+        "main_fraction": main_fraction(runs),
+        "embeddings": embedding_order(r.embedding for r in runs),
+        "labels": study_labels(full_data_runs(runs)),
+        "missing": missing,
+        "main": main,
+        "per_label": per_label_table(runs),
+        "significance": pairs,
+        "learning_curves": learning_curves(runs),
+        "training_curves": training_curves(runs),
+        "confusion": _confusion(runs, missing),
+        "cost": cost(runs),
+        "label_counts": counts,
+        "runs": run_records(runs, results_root),
+    }
+
+
+def comparison_settings(*, n_boot: int, n_shuffles: int, alpha: float, seed: int) -> dict[str, Any]:
+    """The ``settings`` section: what a comparison computed with these values holds."""
+    return {"n_boot": n_boot, "n_shuffles": n_shuffles, "alpha": alpha, "seed": seed, "significance_mode": "strict"}
+
+
+def _confidence_intervals(runs: Sequence[Run], gold: list | None, missing: dict[str, str], **options) -> dict:
+    if gold is None:
+        missing["main.ci"] = "no gold test documents given"
+        return {}
+    return confidence_intervals(runs, gold, **options)
+
+
+def _significance(runs: Sequence[Run], gold: list | None, missing: dict[str, str], **options) -> list[dict[str, Any]]:
+    if gold is None:
+        missing["significance"] = "no gold test documents given"
+    elif len({r.embedding for r in full_data_runs(runs)}) < 2:
+        missing["significance"] = "only one embedding"
+    elif not paired_seeds(runs):
+        missing["significance"] = "no two embeddings have a run with the same seed"
+    else:
+        return significance(runs, gold, **options)
+    return []
+
+
+def _confusion(runs: Sequence[Run], missing: dict[str, str]) -> dict[str, dict[str, Any]]:
+    confusion = {"span": confusion_matrices(runs, "span"), "token": {}}
+    if has_confusion(runs, "token"):
+        confusion["token"] = confusion_matrices(runs, "token")
+    else:
+        missing["confusion.token"] = "runs have no token-level confusion"
+    return confusion
+
+
+def write_comparison(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write the comparison atomically as JSON (one space of indent, a final newline)."""
+    return files.write_json(path, data, indent=1)
+
+
+def read_comparison(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A comparison.json of this layout; another version is a ValueError saying how to compute it again."""
+    data = files.read_json(path)
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: expected a medner comparison with schema_version {SCHEMA_VERSION}, found "
+                         f"{version!r}; compute it again (medner compare, or delete it and run notebook 03)")
+    return data
+
+
+def compare_corpus(
+    results_root: str | Path | None,
+    corpus: str,
+    *,
+    corpus_path: str | Path | None = None,
+    label_map: str | Path | None = None,
+    demo_size: int | None = None,
+    stats_path: str | Path | None = None,
+    **options,
+) -> dict[str, Any]:
+    """:func:`compute_comparison` with the gold test documents of the corpus and its label counts.
+
+    The corpus is loaded as the runs loaded it (:func:`medner.corpus.registry.load_corpus`); the
+    label counts come from the statistics file ``00-corpus`` wrote, or are computed when
+    ``stats_path`` is empty. ``options`` go to :func:`compute_comparison`.
+    """
+    from medner.corpus.registry import load_corpus
+    from medner.corpus.stats import corpus_statistics
+
+    loaded = load_corpus(corpus, path=corpus_path or None, label_map=label_map or None, demo_size=demo_size)
+    statistics = files.read_json(stats_path) if stats_path else corpus_statistics(loaded, progress=False)
+    return compute_comparison(results_root, corpus, loaded.splits["test"],
+                              label_counts=statistics, **options)
+
+
+def stale_because(
+    path: str | os.PathLike[str], results_root: str | Path | None, corpus: str, settings: Mapping[str, Any], *,
+    label_counts: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Why the comparison at ``path`` must be computed again, or None when it is current.
+
+    Current means: it exists in this layout for ``corpus`` and ``settings`` (as :func:`comparison_settings`
+    gives them), it holds exactly the runs finished now and is newer than each of their metrics.json,
+    and it holds ``label_counts`` (corpus statistics or ``{split: {label: count}}``), when given. The
+    counts are compared by content, not by the statistics file's age: notebook 00 rewrites that file
+    whenever it redraws its figure, with the same counts.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return f"{path} does not exist"
+    try:
+        data = read_comparison(path)
+    except ValueError as error:
+        return str(error)
+    if data.get("corpus") != corpus or data.get("settings") != dict(settings):
+        return f"it holds {data.get('corpus')!r} with {data.get('settings')}; asked for {corpus!r} with {dict(settings)}"
+    folders = find_runs(results_root, corpus)
+    if len(folders) != len(data.get("runs", [])):
+        return f"it holds {len(data.get('runs', []))} runs; {len(folders)} are finished now"
+    newer = [f.metrics_path for f in folders if f.metrics_path.stat().st_mtime_ns > path.stat().st_mtime_ns]
+    if newer:
+        return f"{newer[0]} is newer"
+    if label_counts is not None and label_counts_by_split(label_counts) != data.get("label_counts"):
+        return "the corpus statistics hold other label counts"
+    return None
+
+
+def read_or_compute_comparison(
+    path: str | os.PathLike[str], results_root: str | Path | None, corpus: str, *,
+    stats_path: str | Path | None = None, n_boot: int = 1000, n_shuffles: int = 1000, alpha: float = 0.05,
+    seed: int = 0, progress: bool = True, **corpus_options,
+) -> dict[str, Any]:
+    """The comparison at ``path`` when it is current (:func:`stale_because`); else computed, written there and returned.
+
+    ``make`` computes the file beforehand (``medner compare``), so in batch this only reads;
+    opened in JupyterLab, the notebook computes what is missing or out of date. ``corpus_options``
+    are ``corpus_path``, ``label_map`` and ``demo_size`` of :func:`compare_corpus`.
+    """
+    settings = comparison_settings(n_boot=n_boot, n_shuffles=n_shuffles, alpha=alpha, seed=seed)
+    statistics = files.read_json(stats_path) if stats_path else None
+    reason = stale_because(path, results_root, corpus, settings, label_counts=statistics)
+    if reason is None:
+        return read_comparison(path)
+    print(f"computing the comparison: {reason}")
+    data = compare_corpus(results_root, corpus, stats_path=stats_path, n_boot=n_boot, n_shuffles=n_shuffles,
+                          alpha=alpha, seed=seed, progress=progress, **corpus_options)
+    write_comparison(data, path)
+    return read_comparison(path)

@@ -1,0 +1,160 @@
+"""The one way the project writes a file or a folder that someone else may read: atomically.
+
+A reader (another process, ``make``, a colleague's notebook) never sees half a file
+or half a folder: everything is written under a temporary name beside the target,
+in the same folder and so on the same file system, and renamed over it only when
+complete (``os.replace`` and ``os.rename`` are atomic there). A write that fails
+half-way leaves the old target as it was and removes its temporary.
+
+Permissions follow the user's umask, as a plain ``open`` would give them:
+``tempfile`` creates its files with mode 0600 and its folders with 0700, which
+would make a run folder on a shared group disk unreadable to colleagues, so both
+are given ``0666 & ~umask`` and ``0777 & ~umask`` before they are renamed into place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import numpy as np
+
+#: What :func:`atomic_folder` does when the target exists once the new folder is complete: ``"replace"`` it,
+#: ``"keep"`` it, or ask a function of the existing folder whether to keep it.
+IfExists = Union[Literal["replace", "keep"], Callable[[Path], bool]]
+
+
+def umask() -> int:
+    """The process's umask (read from ``/proc`` where it can be, so no thread ever sees it changed)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_file(path: str | os.PathLike[str], content: str | bytes | Callable[[Path], Any]) -> Path:
+    """Write ``content`` to ``path`` atomically; returns the path.
+
+    ``content`` is text (written as UTF-8), bytes, or a function that writes the file at
+    the temporary path it is given (``torch.save``, a CSV writer, ...).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    temporary = Path(name)
+    try:
+        if isinstance(content, (str, bytes)):
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(content.encode("utf-8") if isinstance(content, str) else content)
+        else:
+            os.close(handle)
+            content(temporary)
+        os.chmod(temporary, 0o666 & ~umask())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
+def write_json(path: str | os.PathLike[str], payload: Any, *, indent: int | None = 1) -> Path:
+    """Write ``payload`` as JSON (UTF-8, a final newline) to ``path`` atomically, through :func:`jsonable`."""
+    return write_file(path, json.dumps(jsonable(payload), indent=indent, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The JSON document at ``path``; a broken file is a ValueError naming it and the line."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: line {error.lineno}: expected JSON ({error.msg})") from None
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-ready copy of ``value``: dataclasses as dicts, tuple keys joined with ``/``, tuples as lists,
+    numpy arrays and scalars as Python values, paths as strings, NaN and infinity as ``None``."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {("/".join(map(str, k)) if isinstance(k, tuple) else str(k)): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return jsonable(value.tolist())
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class FolderWrite:
+    """A folder being written by :func:`atomic_folder`: fill ``path``; afterwards ``published`` says whether it
+    became ``target`` (False: a folder already there was kept)."""
+
+    path: Path
+    target: Path
+    published: bool = False
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike[str], *, if_exists: IfExists = "replace") -> Iterator[FolderWrite]:
+    """Fill a temporary folder beside ``path``; when the block ends without an error, it becomes ``path``.
+
+    ``if_exists`` says what happens when ``path`` exists by then (another process may have finished the
+    same work first): ``"replace"`` swaps the new folder in and removes the old one; ``"keep"`` keeps
+    the existing folder and discards the new one; a function of the existing folder returns True to keep
+    it (a complete one) or False to replace it (a broken one). On an error the temporary folder is
+    removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write = FolderWrite(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)), target)
+    try:
+        yield write
+        os.chmod(write.path, 0o777 & ~umask())
+        write.published = _publish(write.path, target, if_exists)
+    finally:
+        if write.path.exists():
+            shutil.rmtree(write.path, ignore_errors=True)
+
+
+def _publish(temporary: Path, target: Path, if_exists: IfExists, attempts: int = 3) -> bool:
+    """Rename ``temporary`` to ``target``; an existing ``target`` is kept (False) or moved aside and removed."""
+    for _ in range(attempts):
+        try:
+            os.rename(temporary, target)
+            return True
+        except OSError:
+            if not target.exists():
+                raise
+        if if_exists == "keep" or (callable(if_exists) and if_exists(target)):
+            return False
+        aside = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
+        try:
+            os.rename(target, aside)
+        except OSError:
+            continue  # another process moved or replaced it meanwhile: look again
+        shutil.rmtree(aside, ignore_errors=True)
+    raise OSError(f"could not publish {target}: other processes kept replacing it")
+
+
+def write_file_list(paths: Iterable[str | os.PathLike[str]], path: str | os.PathLike[str]) -> Path:
+    """Write the absolute form of ``paths``, one per line, atomically: the list of its outputs that make
+    checks for files deleted by hand."""
+    return write_file(path, "".join(f"{Path(p).resolve()}\n" for p in paths))

@@ -1,0 +1,82 @@
+"""The one atomic writer: whole files or nothing, the old file intact after a failed write, the user's umask."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from medner import files
+
+
+@pytest.fixture
+def group_umask():
+    before = os.umask(0o002)
+    yield 0o002
+    os.umask(before)
+
+
+def test_a_write_that_fails_half_way_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "metrics.json"
+    files.write_file(target, "old\n")
+
+    def half_then_fail(temporary):
+        temporary.write_text("half of the new")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        files.write_file(target, half_then_fail)
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_files_and_folders_get_the_permissions_of_the_users_umask(tmp_path, group_umask):
+    text = files.write_file(tmp_path / "a.txt", "x")
+    assert stat.S_IMODE(text.stat().st_mode) == 0o664  # mkstemp alone would give 0600
+    with files.atomic_folder(tmp_path / "folder") as staging:
+        (staging.path / "inside.txt").write_text("y")
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o775  # mkdtemp alone would give 0700
+    assert files.umask() == 0o002
+
+
+def test_a_folder_is_replaced_whole_or_kept(tmp_path):
+    target = tmp_path / "brat"
+    with files.atomic_folder(target) as staging:
+        (staging.path / "a.ann").write_text("1")
+    with files.atomic_folder(target) as staging:
+        (staging.path / "b.ann").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["b.ann"]  # replaced, not merged
+    with files.atomic_folder(target, if_exists="keep") as staging:
+        (staging.path / "c.ann").write_text("3")
+    assert sorted(p.name for p in target.iterdir()) == ["b.ann"]  # another process's result is kept
+    assert not staging.published
+    with files.atomic_folder(target, if_exists=lambda existing: (existing / "ok").exists()) as staging:
+        (staging.path / "c.ann").write_text("3")
+    assert staging.published and sorted(p.name for p in target.iterdir()) == ["c.ann"]  # a broken one is replaced
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with files.atomic_folder(target) as staging:
+            (staging.path / "d.ann").write_text("4")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in target.iterdir()) == ["c.ann"]  # an interrupted write changes nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brat"]  # no temporary left behind
+
+
+def test_json_is_made_plain(tmp_path):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Point:
+        x: float
+        where: object
+
+    payload = {("strict", "micro"): np.float64(0.5), "n": np.int64(3), "bad": float("nan"), "array": np.arange(2),
+               "point": Point(1.0, tmp_path), "tuple": (1, 2)}
+    written = json.loads(files.write_json(tmp_path / "out.json", payload).read_text())
+    assert written == {"strict/micro": 0.5, "n": 3, "bad": None, "array": [0, 1],
+                       "point": {"x": 1.0, "where": str(tmp_path)}, "tuple": [1, 2]}
+    (tmp_path / "broken.json").write_text('{"a": 1,\n')
+    with pytest.raises(ValueError, match=r"broken.json: line 2: expected JSON"):
+        files.read_json(tmp_path / "broken.json")
