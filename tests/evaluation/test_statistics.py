@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 import time
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from medner.corpus.document import Document, Entity
+from medner.evaluation import statistics as statistics_module
 from medner.evaluation.span import document_label_counts, prf
 from medner.evaluation.statistics import aggregate_seeds, approximate_randomisation, bootstrap_ci
 
@@ -35,6 +37,12 @@ def corpus(n_docs: int, seed: int, keep: float) -> tuple[list[Document], list[Do
     return gold, pred
 
 
+def thinned(docs: list[Document], seed: int, keep: float) -> list[Document]:
+    """The same documents keeping each entity with probability ``keep``: a second system close to the first."""
+    rng = random.Random(seed)
+    return [Document(d.id, d.text, [e for e in d.entities if rng.random() < keep]) for d in docs]
+
+
 def f1_of(counts: np.ndarray) -> float:
     tp, fp, fn = (int(counts[..., k].sum()) for k in range(3))
     return prf(tp, fp, fn)[2]
@@ -44,18 +52,17 @@ def test_bootstrap_matches_a_plain_loop_with_the_same_draws():
     gold, pred = corpus(30, seed=1, keep=0.7)
     result = bootstrap_ci(gold, pred, labels=LABELS, n_boot=200, seed=3)
     counts = document_label_counts(gold, pred, LABELS, "strict")
-    rng = np.random.default_rng(3)
-    draws = rng.multinomial(30, np.full(30, 1 / 30), size=200)
-    loop = []
-    for row in draws:
-        sample = np.repeat(np.arange(30), row)  # the resampled documents, with repeats
-        loop.append(f1_of(counts[sample]))
-    low, high = np.quantile(loop, [0.025, 0.975])
-    assert result["micro_f1"]["low"] == pytest.approx(low)
-    assert result["micro_f1"]["high"] == pytest.approx(high)
+    # The draws scipy.stats.bootstrap makes: each row, the documents one resample picks.
+    samples = np.random.default_rng(3).integers(0, 30, size=(200, 30))
+    loop = [f1_of(counts[sample]) for sample in samples]
+    assert result["micro_f1"]["low"] == pytest.approx(np.quantile(loop, 0.025))
+    assert result["micro_f1"]["high"] == pytest.approx(np.quantile(loop, 0.975))
     assert result["micro_f1"]["estimate"] == pytest.approx(f1_of(counts))
-    drug = [prf(*(int(v) for v in counts[np.repeat(np.arange(30), row), 0, :3].sum(axis=0)))[2] for row in draws]
-    assert result["labels"]["Drug"]["low"] == pytest.approx(np.quantile(drug, 0.025))
+    for j, label in enumerate(LABELS):
+        per_label = [f1_of(counts[sample, j]) for sample in samples]
+        assert result["labels"][label]["low"] == pytest.approx(np.quantile(per_label, 0.025))
+        assert result["labels"][label]["high"] == pytest.approx(np.quantile(per_label, 0.975))
+        assert result["labels"][label]["estimate"] == pytest.approx(f1_of(counts[:, j]))
 
 
 def test_bootstrap_is_seeded_and_brackets_the_estimate():
@@ -77,21 +84,75 @@ def test_bootstrap_of_1000_documents_1000_times_is_fast():
     assert time.perf_counter() - start < 2.0
 
 
-def test_randomisation_matches_a_plain_loop_with_the_same_swaps():
-    gold, pred_a = corpus(25, seed=4, keep=0.9)
-    _, pred_b = corpus(25, seed=5, keep=0.6)
-    result = approximate_randomisation(gold, pred_a, pred_b, labels=LABELS, n_shuffles=300, seed=11)
-    ca = document_label_counts(gold, pred_a, LABELS, "strict")
-    cb = document_label_counts(gold, pred_b, LABELS, "strict")
+def plain_randomisation(ca: np.ndarray, cb: np.ndarray, swaps: np.ndarray) -> tuple[float, np.ndarray]:
+    """The observed micro-F1 difference and, per swap row, |F1(A') - F1(B')| for micro then each label, one shuffle at a time."""
     observed = f1_of(ca) - f1_of(cb)
-    swaps = np.random.default_rng(11).integers(0, 2, size=(300, 25))
-    r = 0
+    shuffled = []
     for swap in swaps:
         sa = np.where(swap[:, None, None] == 1, cb, ca)
         sb = np.where(swap[:, None, None] == 1, ca, cb)
-        r += abs(f1_of(sa) - f1_of(sb)) >= abs(observed) - 1e-12
+        shuffled.append([abs(f1_of(sa) - f1_of(sb))] + [abs(f1_of(sa[:, j]) - f1_of(sb[:, j])) for j in range(len(LABELS))])
+    return observed, np.array(shuffled)
+
+
+def observed_differences(ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    return np.abs([f1_of(ca) - f1_of(cb)] + [f1_of(ca[:, j]) - f1_of(cb[:, j]) for j in range(len(LABELS))])
+
+
+def test_randomisation_matches_a_plain_loop_with_the_same_swaps():
+    gold, pred_a = corpus(25, seed=4, keep=0.8)
+    pred_b = thinned(pred_a, seed=5, keep=0.95)
+    result = approximate_randomisation(gold, pred_a, pred_b, labels=LABELS, n_shuffles=300, seed=11)
+    ca = document_label_counts(gold, pred_a, LABELS, "strict")
+    cb = document_label_counts(gold, pred_b, LABELS, "strict")
+    # The swaps scipy.stats.permutation_test(permutation_type="samples") draws for two samples:
+    # each document's (A, B) pair is permuted; 1 where A's place now holds B's prediction.
+    swaps = np.random.default_rng(11).permuted(np.tile([0, 1], (300, 25, 1)), axis=-1)[..., 0]
+    observed, shuffled = plain_randomisation(ca, cb, swaps)
+    r = np.sum(shuffled >= observed_differences(ca, cb) - 1e-12, axis=0)
+    p_values = [result["overall"]["p_value"]] + [result["labels"][label]["p_value"] for label in LABELS]
     assert result["overall"]["delta"] == pytest.approx(observed)
-    assert result["overall"]["p_value"] == pytest.approx((r + 1) / 301)
+    assert p_values == pytest.approx((r + 1) / 301)
+    assert 0.05 < p_values[0] < 0.95  # a p-value away from the ends, or the comparison proves little
+
+
+def test_randomisation_of_few_documents_enumerates_every_swap():
+    gold, pred_a = corpus(6, seed=12, keep=0.8)
+    pred_b = thinned(pred_a, seed=13, keep=0.7)
+    result = approximate_randomisation(gold, pred_a, pred_b, labels=LABELS, n_shuffles=1000, seed=0)
+    ca = document_label_counts(gold, pred_a, LABELS, "strict")
+    cb = document_label_counts(gold, pred_b, LABELS, "strict")
+    swaps = np.array(list(itertools.product([0, 1], repeat=6)))  # all 2 ** 6 swap patterns
+    _, shuffled = plain_randomisation(ca, cb, swaps)
+    exact = np.sum(shuffled >= observed_differences(ca, cb) - 1e-12, axis=0) / 64
+    p_values = [result["overall"]["p_value"]] + [result["labels"][label]["p_value"] for label in LABELS]
+    assert p_values == pytest.approx(exact)
+
+
+def test_batches_bound_memory_and_change_no_number(monkeypatch):
+    gold, pred_a = corpus(40, seed=14, keep=0.8)
+    pred_b = thinned(pred_a, seed=15, keep=0.9)
+    whole = bootstrap_ci(gold, pred_a, labels=LABELS, n_boot=100, seed=2)
+    test = approximate_randomisation(gold, pred_a, pred_b, labels=LABELS, n_shuffles=100, seed=2)
+    monkeypatch.setattr(statistics_module, "BATCH_CELLS", 7 * 40)  # 7 resamples per batch
+    assert bootstrap_ci(gold, pred_a, labels=LABELS, n_boot=100, seed=2) == whole
+    assert approximate_randomisation(gold, pred_a, pred_b, labels=LABELS, n_shuffles=100, seed=2) == test
+
+
+def test_randomisation_of_1000_documents_1000_times_is_fast():
+    gold, pred_a = corpus(1000, seed=3, keep=0.8)
+    pred_b = thinned(pred_a, seed=4, keep=0.9)
+    start = time.perf_counter()
+    approximate_randomisation(gold, pred_a, pred_b, labels=LABELS, n_shuffles=1000, seed=0)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_one_document_is_too_few_to_resample():
+    gold, pred = corpus(1, seed=0, keep=0.5)
+    with pytest.raises(ValueError, match="expected at least two gold documents to resample, found 1"):
+        bootstrap_ci(gold, pred, labels=LABELS)
+    with pytest.raises(ValueError, match="expected at least two gold documents to resample, found 1"):
+        approximate_randomisation(gold, pred, pred, labels=LABELS)
 
 
 def test_randomisation_p_values_for_identical_and_very_different_systems():

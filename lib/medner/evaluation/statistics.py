@@ -1,36 +1,57 @@
 """Uncertainty and significance for span scores, and distributions over seeds.
 
 * :func:`bootstrap_ci`: percentile bootstrap over documents (Efron and Tibshirani
-  1993): documents are resampled with replacement, their n2c2 counts summed, and
-  micro-F1 and per-label F1 recomputed; the interval is the ``alpha/2`` and
-  ``1 - alpha/2`` quantiles of the resampled values.
+  1993) through :func:`scipy.stats.bootstrap`: documents are resampled with
+  replacement, their n2c2 counts summed, and micro-F1 and per-label F1
+  recomputed; the interval is the ``alpha/2`` and ``1 - alpha/2`` quantiles
+  (linear interpolation) of the resampled values.
 * :func:`approximate_randomisation`: the paired approximate randomisation test
   (Noreen 1989; Yeh 2000), the test the n2c2-2018 overview reports between
   systems, with the **document** as the unit (our choice: documents are the
-  independent units of a clinical corpus): in each shuffle every document's
-  prediction set is swapped between the two systems with probability 1/2, and
-  the difference in F1 is recomputed. The two-sided p-value is
-  ``(r + 1) / (N + 1)``, with r the shuffles whose absolute difference is at
-  least the observed one and N the number of shuffles (the add-one estimate
-  never says p = 0 from a finite sample).
+  independent units of a clinical corpus), through
+  :func:`scipy.stats.permutation_test` with ``permutation_type="samples"``: in
+  each shuffle every document's prediction set is swapped between the two
+  systems with probability 1/2, and the difference in F1 is recomputed. The
+  two-sided p-value is ``(r + 1) / (N + 1)``, with r the shuffles whose absolute
+  difference is at least the observed one and N the number of shuffles (the
+  add-one estimate never says p = 0 from a finite sample). When N is at least
+  the number of distinct swap patterns, ``2 ** n_documents``, scipy enumerates
+  them all instead and the p-value is the exact ``r / 2 ** n_documents``.
 * :func:`aggregate_seeds`: mean, sample standard deviation, min, max and every
   value per embedding and label, as Reimers and Gurevych (2017) ask: report the
   distribution over seeds, not one run.
 
-Both resampling procedures work on per-document count arrays
-(:func:`medner.evaluation.span.document_label_counts`) with numpy, so a thousand
-resamples of a thousand documents take well under a second.
+How scipy is asked (checked against scipy 1.17.1's source)
+----------------------------------------------------------
+* Both statistics return micro-F1 and every label's F1 at once (scipy accepts
+  vector-valued statistics), so all labels share one set of draws, one call.
+* The data are not the count arrays but what each resample picks: document
+  indices for the bootstrap (what ``paired=True`` does inside scipy) and, for
+  the randomisation, whose prediction each document carries (0 for A, 1 for B).
+  The statistics turn those into summed counts with one matrix product instead
+  of scipy materialising ``(n_resamples, n_documents, n_labels, 4)`` arrays.
+* scipy's own two-sided rule is ``2 * min(p_less, p_greater)`` on the signed
+  statistic, not the Noreen/Yeh count above; asking for ``alternative="greater"``
+  on the absolute difference is that count, add-one included (scipy adds one to
+  r and to N in a randomised, not exhaustive, test). Ties are counted within
+  scipy's relative tolerance of 100 machine epsilons of the observed value.
+* The draws come from ``numpy.random.default_rng(seed)`` and do not depend on
+  the batch size, which only bounds memory.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
 from medner.corpus.document import Document
 from medner.evaluation.span import MODES, document_label_counts, f1_from_counts, resolve_labels
+
+#: Resampled document slots per scipy batch (resamples x documents): bounds memory, not results.
+BATCH_CELLS = 2_000_000
 
 
 def _check_mode(mode: str) -> None:
@@ -44,6 +65,65 @@ def _f1s(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     total = counts.sum(axis=-2)
     micro = f1_from_counts(total[..., 0], total[..., 1], total[..., 2])
     return micro, per_label
+
+
+def _f1_vector(counts: np.ndarray) -> np.ndarray:
+    """Micro-F1 then each label's F1, from summed counts of shape (..., n_labels, 4): shape (..., n_labels + 1)."""
+    micro, per_label = _f1s(counts)
+    return np.concatenate([micro[..., None], per_label], axis=-1)
+
+
+def _batch(n_docs: int) -> int:
+    return max(1, BATCH_CELLS // n_docs)
+
+
+def _check_documents(n_docs: int) -> None:
+    # scipy needs two observations to resample; one document has no spread to measure anyway.
+    if n_docs < 2:
+        raise ValueError(f"expected at least two gold documents to resample, found {n_docs}")
+
+
+def _resampled_f1s(counts: np.ndarray) -> Callable[..., np.ndarray]:
+    """The bootstrap statistic over arrays of document indices, for :func:`scipy.stats.bootstrap`.
+
+    ``counts``: shape (n_docs, n_labels, 4). The statistic takes ``index`` of shape
+    (n_resamples, n_docs), each row the documents one resample drew, and returns the F1s of
+    the summed counts with the resamples last, as scipy wants: shape (n_labels + 1, n_resamples).
+    """
+    n_docs, n_labels, n_fields = counts.shape
+    flat = counts.reshape(n_docs, -1).astype(np.float64)
+
+    def statistic(index: np.ndarray, axis: int = -1) -> np.ndarray:
+        # scipy moves the resampled axis last before calling, so ``axis`` is always -1.
+        rows = index.reshape(-1, n_docs)
+        # How often each document is drawn in each resample; shape: (n_resamples, n_docs).
+        offsets = n_docs * np.arange(rows.shape[0])[:, None]
+        draws = np.bincount((rows + offsets).ravel(), minlength=rows.size).reshape(rows.shape)
+        sums = (draws @ flat).reshape(*index.shape[:-1], n_labels, n_fields)
+        return np.moveaxis(_f1_vector(sums), -1, 0)
+
+    return statistic
+
+
+def _swapped_f1_differences(a: np.ndarray, b: np.ndarray) -> Callable[..., np.ndarray]:
+    """The randomisation statistic for :func:`scipy.stats.permutation_test`: |F1(A) - F1(B)| after swaps.
+
+    ``a``, ``b``: each system's counts, shape (n_docs, n_labels, 4). The statistic takes
+    ``origin_a`` and ``origin_b`` of shape (..., n_docs), whose prediction each shuffled system
+    carries for each document (0.0 for A's, 1.0 for B's), and returns the absolute micro and
+    per-label differences with the shuffles first, as scipy wants: shape (..., n_labels + 1).
+    """
+    n_docs = a.shape[0]
+    total_a, total_b = a.sum(axis=0), b.sum(axis=0)
+    diff = (b - a).reshape(n_docs, -1)
+
+    def statistic(origin_a: np.ndarray, origin_b: np.ndarray, axis: int = -1) -> np.ndarray:
+        # origin_b is 1 - origin_a (scipy passes both samples); axis is always -1, as above.
+        # Shuffled A gains B's counts where it carries B's document; shuffled B loses them.
+        moved = (origin_a @ diff).reshape(*origin_a.shape[:-1], *total_a.shape)
+        return np.abs(_f1_vector(total_a + moved) - _f1_vector(total_b - moved))
+
+    return statistic
 
 
 def bootstrap_ci(
@@ -69,24 +149,26 @@ def bootstrap_ci(
     labels = resolve_labels(gold_docs, pred_docs, labels)
     counts = document_label_counts(gold_docs, pred_docs, labels, mode)  # shape: (n_docs, n_labels, 4)
     n_docs = counts.shape[0]
-    if n_docs == 0:
-        raise ValueError("expected at least one gold document to resample, found none")
-    rng = np.random.default_rng(seed)
-    # How often each document is drawn in each resample; shape: (n_boot, n_docs).
-    draws = rng.multinomial(n_docs, np.full(n_docs, 1.0 / n_docs), size=n_boot).astype(np.float64)
-    flat = counts.reshape(n_docs, -1).astype(np.float64)
-    sums = (draws @ flat).reshape(n_boot, len(labels), counts.shape[2])  # shape: (n_boot, n_labels, 4)
-    micro_boot, label_boot = _f1s(sums)
-    micro_est, label_est = _f1s(counts.sum(axis=0).astype(np.float64))
-    q = [alpha / 2, 1 - alpha / 2]
+    _check_documents(n_docs)
+    result = stats.bootstrap(
+        (np.arange(n_docs),),
+        _resampled_f1s(counts),
+        n_resamples=n_boot,
+        batch=_batch(n_docs),
+        vectorized=True,
+        confidence_level=1 - alpha,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    estimate = _f1_vector(counts.sum(axis=0).astype(np.float64))  # shape: (n_labels + 1,)
+    low, high = result.confidence_interval
 
-    def interval(estimate: float, values: np.ndarray) -> dict:
-        low, high = np.quantile(values, q)
-        return {"estimate": float(estimate), "low": float(low), "high": float(high)}
+    def interval(j: int) -> dict:
+        return {"estimate": float(estimate[j]), "low": float(low[j]), "high": float(high[j])}
 
     return {
-        "micro_f1": interval(micro_est, micro_boot),
-        "labels": {label: interval(label_est[j], label_boot[:, j]) for j, label in enumerate(labels)},
+        "micro_f1": interval(0),
+        "labels": {label: interval(j) for j, label in enumerate(labels, 1)},
         "n_boot": n_boot,
         "alpha": alpha,
         "seed": seed,
@@ -118,33 +200,26 @@ def approximate_randomisation(
     a = document_label_counts(gold_docs, pred_a, labels, mode).astype(np.float64)  # shape: (n_docs, n_labels, 4)
     b = document_label_counts(gold_docs, pred_b, labels, mode).astype(np.float64)
     n_docs = a.shape[0]
-    total_a, total_b = a.sum(axis=0), b.sum(axis=0)
-    micro_a, label_a = _f1s(total_a)
-    micro_b, label_b = _f1s(total_b)
-    observed_micro = micro_a - micro_b
-    observed_label = label_a - label_b
+    _check_documents(n_docs)
+    delta = _f1_vector(a.sum(axis=0)) - _f1_vector(b.sum(axis=0))  # shape: (n_labels + 1,)
+    result = stats.permutation_test(
+        (np.zeros(n_docs), np.ones(n_docs)),
+        _swapped_f1_differences(a, b),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=n_shuffles,
+        batch=_batch(n_docs),
+        alternative="greater",
+        rng=np.random.default_rng(seed),
+    )
+    p_values = result.pvalue  # shape: (n_labels + 1,)
 
-    rng = np.random.default_rng(seed)
-    swap = rng.integers(0, 2, size=(n_shuffles, n_docs)).astype(np.float64)  # 1 = swap this document's predictions
-    diff = (b - a).reshape(n_docs, -1)
-    moved = (swap @ diff).reshape(n_shuffles, *total_a.shape)  # shape: (n_shuffles, n_labels, 4)
-    shuffled_a = total_a + moved
-    shuffled_b = total_b - moved
-    micro_sa, label_sa = _f1s(shuffled_a)
-    micro_sb, label_sb = _f1s(shuffled_b)
-    # A small tolerance so that float noise in equal differences does not decide the count.
-    eps = 1e-12
-    r_micro = int(np.sum(np.abs(micro_sa - micro_sb) >= abs(observed_micro) - eps))
-    r_label = np.sum(np.abs(label_sa - label_sb) >= np.abs(observed_label) - eps, axis=0)
-
-    def p_value(r: int) -> float:
-        return (int(r) + 1) / (n_shuffles + 1)
+    def test(j: int) -> dict:
+        return {"delta": float(delta[j]), "p_value": float(p_values[j])}
 
     return {
-        "overall": {"delta": float(observed_micro), "p_value": p_value(r_micro)},
-        "labels": {
-            label: {"delta": float(observed_label[j]), "p_value": p_value(r_label[j])} for j, label in enumerate(labels)
-        },
+        "overall": test(0),
+        "labels": {label: test(j) for j, label in enumerate(labels, 1)},
         "n_shuffles": n_shuffles,
         "seed": seed,
         "mode": mode,
