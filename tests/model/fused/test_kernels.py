@@ -163,3 +163,52 @@ def test_layers_with_packed_products_are_the_same_on_one_and_two_threads(compile
     assert torch.equal(out_1, out_2)
     for got, expected in zip(grads_2, grads_1):
         assert torch.equal(got, expected)
+
+
+def _lstm_outputs(lstm, x, fused):
+    packed = pack_padded_sequence(x, torch.tensor([5, 3]), batch_first=True)
+    return run_bilstm(lstm, packed, fused=fused).data if fused else lstm(packed)[0].data
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinity_come_out_of_the_kernels_as_out_of_pytorch(compiled_kernels, dtype, bad):
+    """The compiled loops keep IEEE arithmetic: a NaN or an infinity in the input gives NaN and infinity exactly
+    where nn.LSTM and torch.logsumexp give them (sigmoid(inf) = 1, tanh(-inf) = -1, log-sum-exp of inf = inf),
+    and the same values elsewhere. A build that assumes finite numbers (-ffast-math) fails this."""
+    from medner.model.crf import LinearChainCRF
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(4, 64, bidirectional=True, batch_first=True).to(dtype)
+    x = torch.randn(2, 5, 4, dtype=dtype)
+    x[0, 2, 1] = bad
+    with torch.no_grad():
+        got, expected = _lstm_outputs(lstm, x, fused=True), _lstm_outputs(lstm, x, fused=False)
+    assert torch.equal(got.isnan(), expected.isnan()) and torch.equal(got.isinf(), expected.isinf())
+    finite = expected.isfinite()
+    torch.testing.assert_close(got[finite], expected[finite], rtol=1e-5, atol=1e-5)
+
+    crf = LinearChainCRF(5).to(dtype)
+    emissions = torch.randn(3, 4, 5, dtype=dtype)
+    emissions[0, 1, 2] = bad
+    emissions[1, :, :] = bad  # every path of a sentence non-finite
+    mask = torch.ones(3, 4, dtype=torch.bool)
+    log_z = crf.log_partition(emissions, mask)
+    crf.implementation = "nn.LSTM"  # the CRF as written: torch.logsumexp
+    reference = crf.log_partition(emissions, mask)
+    assert torch.equal(log_z.isnan(), reference.isnan()) and torch.equal(log_z.isinf(), reference.isinf())
+    assert torch.equal(log_z[log_z.isinf()], reference[reference.isinf()])
+    torch.testing.assert_close(log_z[reference.isfinite()], reference[reference.isfinite()])
+
+
+def test_the_activations_call_glibcs_vector_maths_where_it_has_them(compiled_kernels):
+    """exp and tanh vectorise through libmvec without -ffast-math (kernels.cpp declares them ``simd``): on x86-64
+    with glibc 2.35 or later the library calls their vector variants (``_ZGV...expf``), else the scalar ones."""
+    import platform
+
+    glibc = platform.libc_ver()
+    if platform.machine() != "x86_64" or glibc[0] != "glibc" or tuple(map(int, glibc[1].split(".")[:2])) < (2, 35):
+        pytest.skip(f"no glibc vector maths to call here ({platform.machine()}, {glibc})")
+    assert "-ffast-math" not in kernels.compile_flags()
+    library = kernels.library_path().read_bytes()
+    assert b"_ZGV" in library and b"v_expf" in library and b"v_tanhf" in library

@@ -1,7 +1,8 @@
-// Compiled loops of the tagger (see medner/model/kernels.py): the two time loops of medner.model.lstm's
-// fused bidirectional LSTM, and the forward algorithm, its gradient and Viterbi of medner.model.crf.
+// Compiled loops of the tagger (see medner/model/fused/kernels.py): the two time loops of
+// medner.model.fused.lstm's fused bidirectional LSTM, and the forward algorithm, its gradient and Viterbi of
+// medner.model.crf (through medner.model.fused.crf).
 //
-// LSTM. Same arithmetic as the pure PyTorch loops in lstm.py (the reference, and the tests' yardstick):
+// LSTM. Same arithmetic as the pure PyTorch loops in fused/lstm.py (the tests' yardstick):
 // one batched matrix product per step through ATen (at::bmm_out, so MKL/oneDNN as in PyTorch),
 // and everything element-wise of that step in ONE pass over the running rows instead of a dozen
 // PyTorch operations, each with its own dispatch, temporary and trip through memory. On CPUs with
@@ -31,9 +32,10 @@
 // grad_bias (2, G) zeros, out: their sum over rows; grad_c (2, sizes[0], H) zeros; scratch (2 * sizes[0] * G)
 // and buffer (2 * sizes[0] * H) in the product type.
 //
-// Built on first use by medner.model.kernels with -O3 -march=native and fast-math code generation
-// (compile step only, so the process's floating-point flags are never touched), and -fopenmp where torch
-// threads with OpenMP: at::parallel_for is inline code from torch's headers, serial without it.
+// Built on first use by medner.model.fused.kernels with -O3 -march=native -fno-math-errno (no -ffast-math:
+// IEEE arithmetic, NaN and infinity included; see MEDNER_SIMD_MATH below for how exp and tanh still
+// vectorise), and -fopenmp where torch threads with OpenMP: at::parallel_for is inline code from torch's
+// headers, serial without it.
 //
 // Threads. With two or more, the two directions of the LSTM run their time loops side by side, one
 // thread each (over_directions); with one, a single loop does both. Each direction's step products and
@@ -50,6 +52,23 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+
+// glibc's vector maths (libmvec, glibc 2.35 and later for tanhf) for the activations' exp and tanh: GCC calls
+// the vector variants only of functions declared ``simd``, which glibc's own headers do only under -ffast-math,
+// and that flag also lets the compiler assume there is no NaN or infinity and reorder sums. Declared here, the
+// loops vectorise as they did under -ffast-math (the same speed, measured) while NaN and infinity keep their
+// meaning: libmvec's functions treat them as the scalar ones do (tests/model/fused/test_kernels.py). Elsewhere
+// (other compilers, C libraries or CPUs) the loops call the scalar functions: slower, the same semantics.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#define MEDNER_SIMD_MATH 1
+extern "C" {
+__attribute__((__simd__("notinbranch"))) float expf(float) noexcept;
+__attribute__((__simd__("notinbranch"))) float tanhf(float) noexcept;
+__attribute__((__simd__("notinbranch"))) double exp(double) noexcept;
+__attribute__((__simd__("notinbranch"))) double tanh(double) noexcept;
+}
+#endif
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -579,10 +598,13 @@ void backward_steps(at::Tensor gates, at::Tensor cells, at::Tensor tanh_cells, a
 // marginals) and Viterbi, one sentence per task. emissions (B, T, K) contiguous, lengths (B,) int64 >= 1,
 // start (K), transitions (K, K) with [i][j] = tag i followed by tag j, end (K), all in one floating type.
 
+// log(sum(exp(v))), shifted by the largest value; by 0 when that is infinite, as torch.logsumexp does, so an
+// infinite score gives an infinite log-sum (inf - inf would give NaN) and a NaN anywhere gives NaN.
 template <typename scalar_t>
 inline scalar_t log_sum_exp(const scalar_t* v, int64_t n) {
   scalar_t top = v[0];
   for (int64_t i = 1; i < n; ++i) top = v[i] > top ? v[i] : top;
+  if (std::isinf(top)) top = 0;
   scalar_t sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += std::exp(v[i] - top);
   return top + std::log(sum);
