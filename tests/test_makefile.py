@@ -159,16 +159,20 @@ def test_editing_one_notebook_or_module_reruns_only_what_depends_on_it(study) ->
     assert would_run("lib/medner/run_folder.py") >= {"02", "04", "compare"}
 
 
+def dry_run_without(path: Path, root: Path, checkout: Path) -> str:
+    """What ``make -n all`` would run with ``path`` moved away (it is put back afterwards)."""
+    aside = path.with_name(f"aside{path.suffix}")
+    path.rename(aside)
+    try:
+        return make("-n", "all", *TINY, root=root, cwd=checkout).stdout
+    finally:
+        aside.rename(path)
+
+
 @pytest.mark.slow
 def test_a_deleted_figure_reruns_only_the_comparison(study) -> None:
     root, checkout = study
-    figure = root / "figures" / "demo" / "02-per-label-f1.png"
-    aside = figure.with_name("aside.png")
-    figure.rename(aside)
-    try:
-        dry = make("-n", "all", *TINY, root=root, cwd=checkout).stdout
-    finally:
-        aside.rename(figure)
+    dry = dry_run_without(root / "figures" / "demo" / "02-per-label-f1.png", root, checkout)
     assert set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry)) == {"03"}
     assert "medner compare" not in dry  # redrawn from comparison.json: no statistics computed again
 
@@ -176,11 +180,5 @@ def test_a_deleted_figure_reruns_only_the_comparison(study) -> None:
 @pytest.mark.slow
 def test_a_deleted_comparison_json_is_computed_again_and_redrawn(study) -> None:
     root, checkout = study
-    data = root / "figures" / "demo" / "comparison.json"
-    aside = data.with_name("aside.json")
-    data.rename(aside)
-    try:
-        dry = make("-n", "all", *TINY, root=root, cwd=checkout).stdout
-    finally:
-        aside.rename(data)
+    dry = dry_run_without(root / "figures" / "demo" / "comparison.json", root, checkout)
     assert "medner compare" in dry and set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry)) == {"03"}
