@@ -210,10 +210,14 @@ def test_the_makefile_gets_its_run_folders_from_the_library(tmp_path, capsys):
     assert main(["runs", "folders", "demo", "--results", str(tmp_path), "--embeddings", "glove", "bert",
                  "--seeds", "1", "--fractions", "0.50", "1", "--make"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"run_dir.glove.1.0.50 := {tmp_path}/demo/glove/seed-1/frac-0.5",
-                     f"run_dir.glove.1.1 := {tmp_path}/demo/glove/seed-1",
-                     f"run_dir.bert.1.0.50 := {tmp_path}/demo/bert/seed-1/frac-0.5",
-                     f"run_dir.bert.1.1 := {tmp_path}/demo/bert/seed-1"]
+    assert lines == [f"run_dir.glove.1.0.50.0 := {tmp_path}/demo/glove/seed-1/frac-0.5",
+                     f"run_dir.glove.1.1.0 := {tmp_path}/demo/glove/seed-1",
+                     f"run_dir.bert.1.0.50.0 := {tmp_path}/demo/bert/seed-1/frac-0.5",
+                     f"run_dir.bert.1.1.0 := {tmp_path}/demo/bert/seed-1"]
+    assert main(["runs", "folders", "demo", "--results", str(tmp_path), "--embeddings", "glove", "--seeds", "2",
+                 "--folds", "3", "--make"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"run_dir.glove.2.1.0.{i} := {tmp_path}/demo/glove/seed-2/fold-{i}-of-3" for i in (1, 2, 3)]
     assert main(["runs", "folders", "demo", "--results", str(tmp_path), "--embeddings", "glove", "--seeds", "-1"]) == 2
     assert "seed: expected an integer >= 0; given -1" in capsys.readouterr().err
 
@@ -235,3 +239,46 @@ def test_reading_a_run_folder_names_what_is_wrong(tmp_path):
     folder.history_path.write_text("epoch,train_loss,dev_f1,learning_rate,seconds\n1,0.5,x,0.1,2\n")
     with pytest.raises(ValueError, match=r"history.csv: line 2: expected a number in column dev_f1, found 'x'"):
         folder.read_history()
+
+
+@pytest.mark.slow
+def test_cross_validated_runs_test_every_document_once_and_the_comparison_pools_them(medner_root, tiny_static_spec):
+    """Three folds of one embedding and seed: each in its own folder, each testing its fold; the comparison pools
+    them into one run whose scores are those of every document of the corpus against the folds' predictions."""
+    from medner.comparison.selection import load_runs
+    from medner.comparison.study import compute_comparison
+    from medner.corpus.registry import load_corpus
+    from medner.evaluation.span import score_documents
+
+    results = medner_root / "results"
+    for fold in (1, 2, 3):
+        metrics = execute_run("demo", str(tiny_static_spec), 4, demo_size=120, results_root=results, max_epochs=1,
+                              progress="none", hidden_size=16, folds=3, fold=fold)
+        assert (metrics["run"]["fold"], metrics["run"]["folds"]) == (fold, 3)
+        assert metrics["corpus"]["split_record"]["method"] == "k-fold"
+        assert RunFolder.of(results, "demo", "tinyvec", 4, fold=fold, folds=3).path == \
+            results / "demo" / "tinyvec" / "seed-4" / f"fold-{fold}-of-3"
+    corpus = load_corpus("demo", demo_size=120)
+    documents = corpus.documents()
+    [run] = load_runs(results, "demo")
+    assert run.folds == 3 and [m.fold for m in run.members] == [1, 2, 3]
+    predictions = run.folder.read_predictions(documents)
+    assert sorted(d.id for d in predictions) == sorted(d.id for d in documents)  # each document once
+    expected = score_documents(documents, predictions, labels=list(corpus.labels))
+    for mode in ("strict", "lenient"):
+        assert {k: run.metrics["scores"]["test"][mode]["micro"][k] for k in ("tp", "fp", "fn")} == \
+            {k: expected[mode]["micro"][k] for k in ("tp", "fp", "fn")}
+    data = compute_comparison(results, "demo", corpus.splits["test"], gold_all_docs=documents, n_boot=20, n_shuffles=20,
+                              progress=False)
+    assert data["evaluation"] == {"kind": "k-fold", "folds": 3, "stratified": True, "documents": len(documents),
+                                  "assignment_sha256": metrics["corpus"]["split_record"]["assignment_sha256"]}
+    [row] = data["main"]
+    assert row["scores"]["strict"]["micro"]["values"] == [pytest.approx(expected["strict"]["micro"]["f1"])]
+    assert row["over_folds"]["strict"]["micro"]["folds"] == [1, 2, 3]
+    assert [r["fold"] for r in data["runs"]] == [1, 2, 3, "pooled"]
+    # A missing fold is an error, not a silently smaller pool.
+    import shutil
+
+    shutil.rmtree(results / "demo" / "tinyvec" / "seed-4" / "fold-2-of-3")
+    with pytest.raises(ValueError, match="folds 2 of 3 have no finished run"):
+        load_runs(results, "demo")

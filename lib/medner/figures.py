@@ -356,7 +356,8 @@ def plot_pairwise_differences(
     label (and the micro-F1 "overall") at the mean difference over seeds, whiskers from the
     smallest to the largest per-seed difference, coloured by the embedding ahead. A bar is
     filled when the approximate randomisation test was significant in a majority of seeds,
-    hollow otherwise; above each bar "k/n" counts the seeds with p < alpha.
+    hollow otherwise; above each bar "k/n" counts the seeds with p < alpha. ``title``, when given, is
+    a line above the legend's explanation (how the runs were tested).
     """
     if not pairs:
         raise NotDrawable("no embedding pairs to draw (significance needs gold test documents and two embeddings "
@@ -385,7 +386,8 @@ def plot_pairwise_differences(
             handles=handles,
             loc="outside upper center",
             ncols=3,
-            title=title or "bars: mean ΔF1 over seeds; k/n: seeds with p < alpha (approximate randomisation)",
+            title=(f"{title}\n" if title else "") + "bars: mean ΔF1 over seeds; k/n: seeds with p < alpha "
+            "(approximate randomisation)",
         )
     return _paths(stem)
 
@@ -514,7 +516,7 @@ def plot_learning_curves(
 def plot_training_curves(
     curves: Mapping[str, Sequence[Mapping[str, Any]]], stem: str | Path, *, title: str | None = None
 ) -> list[Path]:
-    """Figure 7: dev micro-F1 per epoch, one panel per embedding, one line per seed, the kept epoch circled.
+    """Figure 7: dev micro-F1 per epoch, one panel per embedding, one line per seed (and fold), the kept epoch circled.
 
     ``curves`` is the comparison's ``training_curves``.
     """
@@ -526,7 +528,7 @@ def plot_training_curves(
     with styled_figure(stem, max(3.0 * len(names), 5.0), 3.0) as figure:
         panels = figure.subplots(1, len(names), sharey=True, squeeze=False)[0]
         for axes, embedding in zip(panels, names):
-            for k, curve in enumerate(sorted(curves[embedding], key=lambda c: c["seed"])):
+            for k, curve in enumerate(sorted(curves[embedding], key=lambda c: (c["seed"], c.get("fold", 0)))):
                 dev = _percent(curve["dev_f1"])
                 epochs, best = list(curve["epoch"]), curve["best_epoch"]
                 axes.plot(
@@ -535,7 +537,7 @@ def plot_training_curves(
                     color=colours[embedding],
                     linestyle=styles[k % len(styles)],
                     linewidth=1.2,
-                    label=f"seed {curve['seed']}",
+                    label=f"seed {curve['seed']}" + (f" fold {curve['fold']}" if "fold" in curve else ""),
                 )
                 if best is not None and best in epochs:
                     i = epochs.index(best)

@@ -20,6 +20,9 @@ def _train(args: argparse.Namespace) -> int:
         args.embedding,
         args.seed,
         fraction=args.fraction,
+        folds=args.folds,
+        fold=args.fold,
+        stratified=not args.no_stratify,
         corpus_path=args.path,
         label_map=args.label_map,
         results_root=args.results,
@@ -54,9 +57,9 @@ def _folders(args: argparse.Namespace) -> int:
 
     corpus = corpus_name(args.corpus, args.path)
     if args.make:
-        print(make_variables(args.results, corpus, args.embeddings, args.seeds, args.fractions), end="")
+        print(make_variables(args.results, corpus, args.embeddings, args.seeds, args.fractions, args.folds), end="")
         return 0
-    for _, folder in study_folders(args.results, corpus, args.embeddings, args.seeds, args.fractions):
+    for _, folder in study_folders(args.results, corpus, args.embeddings, args.seeds, args.fractions, args.folds):
         print(folder.path)
     return 0
 
@@ -73,6 +76,10 @@ def register(subparsers) -> None:
     train.add_argument("embedding", help="embedding spec name in embeddings/ (glove, flair, bert, ...) or a spec .yaml path")
     train.add_argument("--seed", type=int, required=True, help="run seed (weights, batch order, dropout, training subset)")
     train.add_argument("--fraction", type=float, default=1.0, help="share of training documents, in (0, 1] (default 1)")
+    train.add_argument("--folds", type=int, default=None,
+                       help="k-fold cross-validation over all the corpus's documents (with --fold); default: its own split")
+    train.add_argument("--fold", type=int, default=None, help="the fold of this run, 1..folds: its test documents")
+    train.add_argument("--no-stratify", action="store_true", help="deal the folds round-robin, not stratified by label")
     train.add_argument("--path", default=None, help="corpus folder (brat train/ dev/ test/)")
     train.add_argument("--label-map", default=None, help="file mapping corpus labels to n2c2 labels")
     train.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: medner.runs.DEFAULT_MAX_EPOCHS)")
@@ -112,7 +119,8 @@ def register(subparsers) -> None:
     folders.add_argument("--embeddings", nargs="+", required=True, help="embedding spec names or spec files")
     folders.add_argument("--seeds", nargs="+", required=True, help="seeds")
     folders.add_argument("--fractions", nargs="+", default=["1.0"], help="training fractions (default 1.0)")
+    folders.add_argument("--folds", type=int, default=None, help="k of a k-fold cross-validation (default: none)")
     folders.add_argument("--make", action="store_true",
-                         help="print make assignments run_dir.<embedding>.<seed>.<fraction> := <folder>")
+                         help="print make assignments run_dir.<embedding>.<seed>.<fraction>.<fold> := <folder>")
     folders.set_defaults(func=_folders)
     group.set_defaults(func=lambda args: group.print_help() or 0)

@@ -2,7 +2,7 @@
 
 A run is one corpus x one embedding x one seed (x one training fraction). Its folder::
 
-    <results>/<corpus>/<embedding>/seed-<n>[/frac-<f>]/
+    <results>/<corpus>/<embedding>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]/
         metrics.json            everything measured (METRICS_SCHEMA); written LAST, atomically
         history.csv             epoch,train_loss,dev_f1,learning_rate,seconds
         model.pt                the best dev epoch's weights and what rebuilds the model (tensors and plain data only)
@@ -11,8 +11,9 @@ A run is one corpus x one embedding x one seed (x one training fraction). Its fo
         02-train.ipynb          the executed notebook, when make ran the run
         errors.html             the static error page (04-errors)
 
-``<embedding>`` is the spec's name (``glove``; ``my`` for a spec file ``/some/where/my.yaml``)
-and the ``frac-<f>`` level appears only when the fraction is not 1. A folder is
+``<embedding>`` is the spec's name (``glove``; ``my`` for a spec file ``/some/where/my.yaml``);
+the ``fold-<i>-of-<k>`` level appears only in a k-fold cross-validation (:mod:`medner.corpus.folds`),
+and the ``frac-<f>`` level only when the fraction is not 1. A folder is
 *finished* exactly when ``metrics.json`` exists: every other file is written first,
 each atomically (:mod:`medner.files`), so an interrupted run never looks finished.
 
@@ -53,6 +54,8 @@ METRICS_SCHEMA: dict[str, Any] = {
         "embedding": (str, "embedding spec name"),
         "seed": (int, "run seed: weight initialisation, batch order, dropout, training subset"),
         "fraction": (float, "share of training documents used, in (0, 1]"),
+        "fold": ((int, type(None)), "fold of a k-fold cross-validation (1..folds), or null: the corpus's own split"),
+        "folds": ((int, type(None)), "k of that cross-validation, or null"),
         "finished": (str, "UTC time the run finished, ISO 8601"),
     },
     "config": {
@@ -167,16 +170,21 @@ class RunFolder:
 
     @classmethod
     def of(cls, results_root: str | Path | None, corpus: str, embedding: str | Path, seed: int,
-           fraction: float = 1.0) -> RunFolder:
-        """The folder of a run: ``<results_root>/<corpus>/<embedding name>/seed-<n>[/frac-<f>]``.
+           fraction: float = 1.0, *, fold: int | None = None, folds: int | None = None) -> RunFolder:
+        """The folder of a run: ``<results_root>/<corpus>/<embedding name>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]``.
 
         ``embedding`` is a spec name or the path of a spec file (the folder carries the spec's name);
         an empty ``results_root`` is :func:`medner.paths.results_dir`.
         """
+        from medner.corpus.folds import check_folds
+
         if isinstance(seed, bool) or int(seed) != seed or int(seed) < 0:
             raise ValueError(f"seed: expected an integer >= 0; given {seed!r}")
+        check_folds(folds, fold)
         root = Path(results_root) if results_root not in (None, "") else paths.results_dir()
         folder = root / corpus / embedding_name(embedding) / f"seed-{int(seed)}"
+        if fold is not None:
+            folder = folder / f"fold-{fold}-of-{folds}"
         level = fraction_label(fraction)
         return cls(folder / level if level else folder)
 
@@ -285,6 +293,15 @@ class RunFolder:
             raise ValueError(f"{self.metrics_path}: expected scores.test in metrics.json")
         return metrics
 
+    def fold_options(self) -> dict[str, Any]:
+        """``{"folds", "fold", "stratified"}`` of a cross-validated run, as :func:`medner.corpus.registry.load_corpus`
+        takes them, read from its metrics (``{}`` for a run on the corpus's own split): the corpus as the run saw it."""
+        metrics = self.read_metrics()
+        if not metrics["run"].get("fold"):
+            return {}
+        record = metrics.get("corpus", {}).get("split_record", {})
+        return {"folds": metrics["run"]["folds"], "fold": metrics["run"]["fold"], "stratified": record.get("stratified", True)}
+
     def read_history(self) -> list[dict[str, float]]:
         """The rows of history.csv as floats; a bad cell is a ValueError naming file, line and column."""
         return read_history(self.history_path)
@@ -335,31 +352,35 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
 def find_runs(results_root: str | Path | None, corpus: str) -> list[RunFolder]:
     """Every finished run folder of ``corpus`` under ``results_root`` (metrics.json present), sorted by path."""
     root = (Path(results_root) if results_root not in (None, "") else paths.results_dir()) / corpus
-    found = sorted(root.glob(f"*/seed-*/{RunFolder.METRICS}")) + sorted(root.glob(f"*/seed-*/frac-*/{RunFolder.METRICS}"))
+    levels = ("*/seed-*", "*/seed-*/frac-*", "*/seed-*/fold-*", "*/seed-*/fold-*/frac-*")
+    found = [path for level in levels for path in sorted(root.glob(f"{level}/{RunFolder.METRICS}"))]
     return [RunFolder(p.parent) for p in found]
 
 
 def study_folders(results_root: str | Path | None, corpus: str, embeddings: Sequence[str], seeds: Sequence[str],
-                  fractions: Sequence[str]) -> list[tuple[str, RunFolder]]:
-    """The folder of every run of a study, each with its key ``<embedding>.<seed>.<fraction>``.
+                  fractions: Sequence[str], folds: int | None = None) -> list[tuple[str, RunFolder]]:
+    """The folder of every run of a study, each with its key ``<embedding>.<seed>.<fraction>.<fold>``.
 
     Seeds and fractions are keyed as they are written (``0.50`` stays ``0.50`` in the key, while its
-    folder is ``frac-0.5``): the Makefile looks its targets up by the words of its own variables.
+    folder is ``frac-0.5``): the Makefile looks its targets up by the words of its own variables. The
+    fold is 1 to ``folds`` in a k-fold cross-validation, 0 without one.
     """
-    return [(f"{embedding}.{seed}.{fraction}",
-             RunFolder.of(results_root, corpus, embedding, _number(seed, int, "seed"), _number(fraction, float, "fraction")))
-            for embedding in embeddings for seed in seeds for fraction in fractions]
+    fold_ids = range(1, folds + 1) if folds else [None]
+    return [(f"{embedding}.{seed}.{fraction}.{fold or 0}",
+             RunFolder.of(results_root, corpus, embedding, _number(seed, int, "seed"), _number(fraction, float, "fraction"),
+                          fold=fold, folds=folds))
+            for embedding in embeddings for seed in seeds for fraction in fractions for fold in fold_ids]
 
 
 def make_variables(results_root: str | Path | None, corpus: str, embeddings: Sequence[str], seeds: Sequence[str],
-                   fractions: Sequence[str]) -> str:
-    """Make assignments ``run_dir.<embedding>.<seed>.<fraction> := <folder>`` for :func:`study_folders`.
+                   fractions: Sequence[str], folds: int | None = None) -> str:
+    """Make assignments ``run_dir.<embedding>.<seed>.<fraction>.<fold> := <folder>`` for :func:`study_folders`.
 
     The Makefile includes them (``medner runs folders --make``), so its targets are the folders this
     module lays out, not a second copy of the rule.
     """
     return "".join(f"run_dir.{key} := {folder.path}\n" for key, folder in
-                   study_folders(results_root, corpus, embeddings, seeds, fractions))
+                   study_folders(results_root, corpus, embeddings, seeds, fractions, folds))
 
 
 def _number(text: str | float, kind: type, name: str):

@@ -1,6 +1,7 @@
 """One run of the study as named stages: prepare the inputs, train, predict, score, write.
 
-A run is one corpus x one embedding x one seed (x one training fraction), described by
+A run is one corpus x one embedding x one seed (x one training fraction) (x one fold of a
+k-fold cross-validation, :mod:`medner.corpus.folds`), described by
 :class:`RunSettings` and written to its :class:`~medner.run_folder.RunFolder`:
 
 1. :func:`prepare_inputs`: the corpus and its splits, the training subset of a fraction,
@@ -38,6 +39,7 @@ import numpy as np
 import torch
 
 from medner import __version__
+from medner.corpus.folds import check_folds
 from medner.model.compute import check_compute
 from medner.run_folder import SCHEMA_VERSION, RunFolder
 
@@ -56,6 +58,9 @@ class RunSettings:
     embedding: str  # a spec name in embeddings/ or the path of a spec .yaml file
     seed: int  # weight initialisation, batch order, dropout, training subset
     fraction: float = 1.0  # share of the training documents, in (0, 1]
+    folds: int | None = None  # k of a k-fold cross-validation over the corpus's documents; None: its own split
+    fold: int | None = None  # the fold of this run, 1..folds (its test documents); None without folds
+    stratified: bool = True  # folds stratified by label (medner.corpus.folds)
     corpus_path: str | Path | None = None  # the corpus folder; None: the registry's default
     label_map: str | Path | None = None  # file mapping the corpus's labels to n2c2 names
     demo_size: int | None = None  # sentences of the generated demo corpus; None: the generator's default
@@ -78,6 +83,7 @@ class RunSettings:
         if self.num_threads is not None and (isinstance(self.num_threads, bool) or self.num_threads < 1):
             raise ValueError(f"num_threads: expected an integer >= 1 or None (every core); given {self.num_threads!r}")
         check_compute(self.implementation, self.precision)
+        check_folds(self.folds, self.fold)
         tag_dictionary([], self.tag_scheme)  # refuses an unknown scheme
 
     def folder(self) -> RunFolder:
@@ -86,7 +92,7 @@ class RunSettings:
 
         path = None if self.corpus_path in (None, "") else self.corpus_path
         return RunFolder.of(self.results_root, corpus_name(self.corpus, path), self.embedding, int(self.seed),
-                            float(self.fraction))
+                            float(self.fraction), fold=self.fold, folds=self.folds)
 
 
 @dataclass
@@ -173,7 +179,8 @@ def prepare_inputs(settings: RunSettings, *, progress: str = "auto", log: Callab
     mode = resolve_progress(progress)  # type: ignore[arg-type]
     spec = load_spec(settings.embedding)
     corpus = load_corpus(settings.corpus, path=settings.corpus_path or None, label_map=settings.label_map or None,
-                         demo_size=settings.demo_size)
+                         demo_size=settings.demo_size, folds=settings.folds, fold=settings.fold,
+                         stratified=settings.stratified)
     train_ids = training_subset([d.id for d in corpus.splits["train"]], float(settings.fraction), int(settings.seed))
     keep = set(train_ids)
     documents = {"train": [d for d in corpus.splits["train"] if d.id in keep],
@@ -333,6 +340,8 @@ def metrics_of(settings: RunSettings, inputs: RunInputs, trained: TrainedModel, 
             "embedding": inputs.spec.name,
             "seed": int(settings.seed),
             "fraction": float(settings.fraction),
+            "fold": settings.fold,
+            "folds": settings.folds,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
         "config": _config_record(settings, inputs, trained),
@@ -507,6 +516,7 @@ def run_summary(metrics: dict, folder: RunFolder) -> str:
     """One line: the run, its test strict micro-F1, best epoch, time and folder."""
     run, micro = metrics["run"], metrics["scores"]["test"]["strict"]["micro"]
     fraction = f" / fraction {run['fraction']:g}" if run["fraction"] != 1.0 else ""
+    fraction += f" / fold {run['fold']} of {run['folds']}" if run.get("fold") else ""
     return (f"{run['corpus']} / {run['embedding']} / seed {run['seed']}{fraction}: test strict micro-F1 "
             f"{micro['f1']:.4f} (P {micro['precision']:.4f}, R {micro['recall']:.4f}), best epoch "
             f"{metrics['best_epoch']}/{metrics['cost']['epochs']}, {metrics['cost']['total_seconds']:.0f} s -> {folder.path}")

@@ -40,6 +40,16 @@ _LATEX_SPECIALS = {
 }
 
 
+def evaluation_scope(evaluation: Mapping[str, Any] | None) -> str | None:
+    """One sentence saying how the runs were tested when it is not the corpus's own test split (k-fold
+    cross-validation), for captions and figure titles; None for the corpus's own split."""
+    if not evaluation or evaluation.get("kind") != "k-fold":
+        return None
+    how = "stratified by label" if evaluation.get("stratified") else "not stratified"
+    return (f"{evaluation['folds']}-fold cross-validation ({how}): every document tested once, in its fold; "
+            "scores pool the folds' test documents")
+
+
 def latex_escape(text: str) -> str:
     """``text`` with LaTeX's special characters escaped (embedding names like ``bio_clinical``)."""
     return "".join(_LATEX_SPECIALS.get(c, c) for c in str(text))
@@ -66,11 +76,14 @@ def _main_cells(rows: Sequence[Mapping[str, Any]], latex: bool) -> tuple[list[st
     """Header and body cells of the main table (shared by both formats)."""
     keys = [(schema, average) for schema in SCHEMAS for average in AVERAGES]
     with_ci = any(row["ci"] is not None for row in rows)
+    with_folds = all("over_folds" in row for row in rows)
     header = ["Embedding", "Seeds"]
     for schema, average in keys:
         header.append(f"{schema.capitalize()} {average} F1")
         if with_ci and (schema, average) == ("strict", "micro"):
             header.append("95% CI" if not latex else r"95\% CI")
+    if with_folds:
+        header.append("Strict micro F1, single folds")
     best = {key: _best([row["scores"][key[0]][key[1]]["mean"] for row in rows]) for key in keys}
     body = []
     for i, row in enumerate(rows):
@@ -80,29 +93,39 @@ def _main_cells(rows: Sequence[Mapping[str, Any]], latex: bool) -> tuple[list[st
             text = format_spread(row["scores"][key[0]][key[1]], latex=latex)
             cells.append(_bold(text, latex) if i in best[key] and len(rows) > 1 else text)
             if with_ci and key == ("strict", "micro"):
-                ci = row["ci"]
-                if ci is None:
-                    cells.append("--" if latex else "–")
-                else:
-                    cells.append(f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}] (seed {ci['seed']})")
+                cells.append(_ci_cell(row["ci"], latex))
+        if with_folds:
+            cells.append(format_spread(row["over_folds"]["strict"]["micro"], latex=latex))
         body.append(cells)
     return header, body
 
 
-def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str) -> str:
-    """The main results table (the comparison's ``main``) as a LaTeX ``table`` with booktabs rules."""
+def _ci_cell(ci: Mapping[str, Any] | None, latex: bool) -> str:
+    if ci is None:
+        return "--" if latex else "–"
+    return f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}] (seed {ci['seed']})"
+
+
+def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: str | None = None) -> str:
+    """The main results table (the comparison's ``main``) as a LaTeX ``table`` with booktabs rules; ``scope``
+    (:func:`evaluation_scope`) says how the runs were tested when not on the corpus's own split."""
     header, body = _main_cells(rows, latex=True)
-    with_ci = len(header) == 7
+    with_ci = any(row["ci"] is not None for row in rows)
+    with_folds = all("over_folds" in row for row in rows)
     level = 100 * (1 - rows[0]["ci"]["alpha"]) if with_ci and rows[0]["ci"] else 95
     caption = (
         f"Test F1 (\\%) on {latex_escape(corpus)}: mean $\\pm$ sample sd over seeds, strict and lenient span matching, "
         "micro and macro averages over labels."
     )
+    if scope:
+        caption += f" {latex_escape(scope)}."
     if with_ci:
         caption += (
             f" CI: {level:g}\\% bootstrap interval over test documents of strict micro-F1 for the median-seed run "
             "(the seed named)."
         )
+    if with_folds:
+        caption += " Single folds: strict micro-F1 of each fold's own test documents, mean $\\pm$ sd over every fold run."
     columns = "l" + "r" + "c" * (len(header) - 2)
     strict_span = 3 if with_ci else 2
     lines = [
@@ -112,7 +135,8 @@ def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str) -> str:
         rf"\label{{tab:main-{latex_escape(corpus)}}}",
         rf"\begin{{tabular}}{{{columns}}}",
         r"\toprule",
-        rf" & & \multicolumn{{{strict_span}}}{{c}}{{Strict}} & \multicolumn{{2}}{{c}}{{Lenient}} \\",
+        rf" & & \multicolumn{{{strict_span}}}{{c}}{{Strict}} & \multicolumn{{2}}{{c}}{{Lenient}}"
+        + (" & Folds" if with_folds else "") + r" \\",
         rf"\cmidrule(lr){{3-{2 + strict_span}}}\cmidrule(lr){{{3 + strict_span}-{4 + strict_span}}}",
         " & ".join(["Embedding", "Seeds"] + [_sub_header(h) for h in header[2:]]) + r" \\",
         r"\midrule",
@@ -138,12 +162,16 @@ def _markdown(header: Sequence[str], body: Sequence[Sequence[str]], align: Seque
     return "\n".join(lines) + "\n"
 
 
-def main_table_markdown(rows: Sequence[Mapping[str, Any]], *, corpus: str) -> str:
+def main_table_markdown(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: str | None = None) -> str:
     """The main results table as Markdown, with a one-line note on what the numbers are."""
     header, body = _main_cells(rows, latex=False)
     note = f"Test F1 (%) on {corpus}: mean ± sample sd over seeds."
-    if len(header) == 7:
+    if scope:
+        note += f" {scope[:1].upper()}{scope[1:]}."
+    if any(row["ci"] is not None for row in rows):
         note += " CI: bootstrap interval over test documents of strict micro-F1 for the median-seed run."
+    if all("over_folds" in row for row in rows):
+        note += " Single folds: strict micro-F1 of each fold's own test documents, mean ± sd over every fold run."
     return note + "\n\n" + _markdown(header, body, ["l", "r"] + ["c"] * (len(header) - 2))
 
 
@@ -162,9 +190,9 @@ def _per_label_cells(table: Mapping[str, Any], latex: bool) -> tuple[list[str], 
     return header, body
 
 
-def per_label_table_latex(table: Mapping[str, Any], *, corpus: str) -> str:
+def per_label_table_latex(table: Mapping[str, Any], *, corpus: str, scope: str | None = None) -> str:
     """The per-label table (the comparison's ``per_label``; rows: labels; columns: embeddings, strict then
-    lenient) as LaTeX."""
+    lenient) as LaTeX; ``scope`` as for :func:`main_table_latex`."""
     _, body = _per_label_cells(table, latex=True)
     n = len(table["embeddings"])
     names = [latex_escape(name) for name in table["embeddings"]]
@@ -172,7 +200,7 @@ def per_label_table_latex(table: Mapping[str, Any], *, corpus: str) -> str:
         r"\begin{table}[t]",
         r"\centering",
         rf"\caption{{Per-label test F1 (\%) on {latex_escape(corpus)}, mean $\pm$ sample sd over seeds; "
-        r"support is the number of gold test entities.}",
+        r"support is the number of gold test entities." + (f" {latex_escape(scope)}." if scope else "") + "}",
         rf"\label{{tab:per-label-{latex_escape(corpus)}}}",
         rf"\begin{{tabular}}{{lr{'c' * (2 * n)}}}",
         r"\toprule",
@@ -186,26 +214,34 @@ def per_label_table_latex(table: Mapping[str, Any], *, corpus: str) -> str:
     return "\n".join(lines)
 
 
-def per_label_table_markdown(table: Mapping[str, Any], *, corpus: str) -> str:
+def per_label_table_markdown(table: Mapping[str, Any], *, corpus: str, scope: str | None = None) -> str:
     """The per-label table as Markdown."""
     header, body = _per_label_cells(table, latex=False)
     note = f"Per-label test F1 (%) on {corpus}: mean ± sample sd over seeds; support = gold test entities."
+    if scope:
+        note += f" {scope[:1].upper()}{scope[1:]}."
     return note + "\n\n" + _markdown(header, body, ["l", "r"] + ["c"] * (len(header) - 2))
 
 
-def write_main_table(rows: Sequence[Mapping[str, Any]], stem: str | Path, *, corpus: str) -> list[Path]:
-    """Write the main table (the comparison's ``main``) as ``<stem>.tex`` and ``<stem>.md``; returns both paths."""
+def write_main_table(rows: Sequence[Mapping[str, Any]], stem: str | Path, *, corpus: str,
+                     evaluation: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write the main table (the comparison's ``main``) as ``<stem>.tex`` and ``<stem>.md``; returns both paths.
+    ``evaluation`` is the comparison's ``evaluation``: the captions say when the runs were cross-validated."""
     if not rows:
         raise NotDrawable("no embedding to tabulate")
-    return _write_latex_and_markdown(stem, main_table_latex(rows, corpus=corpus), main_table_markdown(rows, corpus=corpus))
+    scope = evaluation_scope(evaluation)
+    return _write_latex_and_markdown(stem, main_table_latex(rows, corpus=corpus, scope=scope),
+                                     main_table_markdown(rows, corpus=corpus, scope=scope))
 
 
-def write_per_label_table(table: Mapping[str, Any], stem: str | Path, *, corpus: str) -> list[Path]:
+def write_per_label_table(table: Mapping[str, Any], stem: str | Path, *, corpus: str,
+                          evaluation: Mapping[str, Any] | None = None) -> list[Path]:
     """Write the per-label table (the comparison's ``per_label``) as ``<stem>.tex`` and ``<stem>.md``; returns both."""
     if not table["labels"]:
         raise NotDrawable("no label to tabulate")
+    scope = evaluation_scope(evaluation)
     return _write_latex_and_markdown(
-        stem, per_label_table_latex(table, corpus=corpus), per_label_table_markdown(table, corpus=corpus)
+        stem, per_label_table_latex(table, corpus=corpus, scope=scope), per_label_table_markdown(table, corpus=corpus, scope=scope)
     )
 
 
@@ -223,16 +259,27 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return text.getvalue()
 
 
+def summary_columns(runs: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """:data:`SUMMARY_COLUMNS`, with a ``fold`` column after ``fraction`` when some run was cross-validated."""
+    if any(run.get("fold") is not None for run in runs):
+        at = SUMMARY_COLUMNS.index("fraction") + 1
+        return SUMMARY_COLUMNS[:at] + ("fold",) + SUMMARY_COLUMNS[at:]
+    return SUMMARY_COLUMNS
+
+
 def summary_rows(runs: Sequence[Mapping[str, Any]], *, corpus: str) -> list[list[Any]]:
-    """The rows of ``summary.csv`` (:data:`SUMMARY_COLUMNS`): the comparison's ``runs``, one row per run x label
-    (every label, then "micro", "macro") x schema x metric; counts as integers, scores with full precision."""
+    """The rows of ``summary.csv`` (:func:`summary_columns`): the comparison's ``runs``, one row per run x label
+    (every label, then "micro", "macro") x schema x metric; counts as integers, scores with full precision.
+    In a cross-validation every fold is a run (fold 1..k) and so are the folds pooled (fold "pooled")."""
+    with_fold = "fold" in summary_columns(runs)
     rows = []
     for run in runs:
+        key = [corpus, run["embedding"], run["seed"], run["fraction"]] + ([run.get("fold")] if with_fold else [])
         for label, by_schema in run["scores"].items():
             for schema, by_metric in by_schema.items():
                 for metric, value in by_metric.items():
                     shown = int(value) if metric in _COUNTS else repr(float(value))
-                    rows.append([corpus, run["embedding"], run["seed"], run["fraction"], label, schema, metric, shown])
+                    rows.append(key + [label, schema, metric, shown])
     return rows
 
 
@@ -240,7 +287,7 @@ def write_summary_csv(runs: Sequence[Mapping[str, Any]], path: str | Path, *, co
     """Write ``summary.csv``, the tidy table of every run's test scores (:func:`summary_rows`); returns its path."""
     if not runs:
         raise NotDrawable("no run to tabulate")
-    return [files.write_file(path, _csv_text(SUMMARY_COLUMNS, summary_rows(runs, corpus=corpus)))]
+    return [files.write_file(path, _csv_text(summary_columns(runs), summary_rows(runs, corpus=corpus)))]
 
 
 def significance_rows(pairs: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
@@ -271,6 +318,7 @@ def runs_overview(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "embedding": run["embedding"],
             "seed": run["seed"],
             "fraction": run["fraction"],
+            **({"fold": run["fold"]} if run.get("fold") is not None else {}),
             "strict micro F1": run["scores"]["micro"]["strict"]["f1"],
             "lenient micro F1": run["scores"]["micro"]["lenient"]["f1"],
             "folder": run["folder"],

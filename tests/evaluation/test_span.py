@@ -267,3 +267,36 @@ def test_strict_micro_f1_alone_is_score_documents_strict_micro_f1():
         assert strict_micro_f1(gold, pred, labels=labels) == expected
     with pytest.raises(ValueError, match="without"):
         strict_micro_f1(gold, [doc("elsewhere")], labels=["A"])
+
+
+def test_pooled_scores_of_disjoint_document_sets_are_the_scores_of_their_union():
+    """The folds of a cross-validation: scoring each fold and pooling equals scoring every document at once
+    (counts exactly; averages to float rounding), with labels absent from some folds and documents without
+    predictions."""
+    from medner.evaluation.span import pool_scores
+
+    rng = random.Random(11)
+    for _ in range(50):
+        gold, pred = [], []
+        for d in range(rng.randrange(3, 12)):
+            spans = random_spans(rng, rng.randrange(0, 6), "ABC")
+            gold.append(doc(f"d{d}", *(ent(s.label, (s.start, s.end)) for s in spans)))
+            if rng.random() < 0.9:
+                guesses = [*rng.sample(spans, rng.randrange(0, len(spans) + 1)), *random_spans(rng, rng.randrange(0, 3), "ABD")]
+                pred.append(doc(f"d{d}", *(ent(s.label, (s.start, s.end)) for s in guesses)))
+        cut = sorted(rng.sample(range(1, len(gold)), 2))
+        parts = [gold[: cut[0]], gold[cut[0] : cut[1]], gold[cut[1] :]]
+        labels = ["A", "B", "C"]
+        whole = score_documents(gold, pred, labels=labels)
+        pooled = pool_scores([score_documents(part, [p for p in pred if p.id in {g.id for g in part}], labels=labels)
+                              for part in parts])
+        for mode in ("strict", "lenient"):
+            for key in ("tp", "fp", "fn", "dropped"):
+                assert pooled[mode]["micro"][key] == whole[mode]["micro"][key]
+                assert all(pooled[mode]["labels"][lab][key] == whole[mode]["labels"][lab][key] for lab in labels)
+            for average in ("micro", "macro", "weighted", "overall_macro"):
+                for metric in ("precision", "recall", "f1"):
+                    assert pooled[mode][average][metric] == pytest.approx(whole[mode][average][metric], abs=1e-12)
+        assert pooled["documents"] == whole["documents"] and pooled["ignored"] == whole["ignored"]
+    with pytest.raises(ValueError, match="same labels|expected every part scored on the labels"):
+        pool_scores([score_documents(gold, pred, labels=["A"]), score_documents(gold, pred, labels=["B"])])

@@ -13,7 +13,8 @@ CONFUSION_KINDS: tuple[str, ...] = ("span", "token")
 
 
 def training_curves(runs: Sequence[Run]) -> dict[str, list[dict[str, Any]]]:
-    """The ``training_curves`` section: per embedding, every seed's per-epoch history (full-data runs).
+    """The ``training_curves`` section: per embedding, every seed's per-epoch history (full-data runs; every
+    fold's, with its ``fold``, in a cross-validation).
 
     ``{embedding: [{"seed", "epoch", "dev_f1", "train_loss", "best_epoch"}]}``: lists per epoch
     from ``history.csv``; ``best_epoch`` is the epoch whose weights were kept (None if not recorded).
@@ -21,16 +22,19 @@ def training_curves(runs: Sequence[Run]) -> dict[str, list[dict[str, Any]]]:
     curves: dict[str, list[dict[str, Any]]] = {}
     for embedding, group in runs_by_embedding(full_data_runs(runs)).items():
         curves[embedding] = []
-        for run in group:
+        for run in (member for run in group for member in (run.members or (run,))):
             history = run.folder.read_history()
             best = run.metrics.get("best_epoch")
-            curves[embedding].append({
+            curve = {
                 "seed": run.seed,
                 "epoch": [row["epoch"] for row in history],
                 "dev_f1": [row["dev_f1"] for row in history],
                 "train_loss": [row["train_loss"] for row in history],
                 "best_epoch": None if best is None else int(best),
-            })
+            }
+            if run.fold is not None:
+                curve["fold"] = run.fold
+            curves[embedding].append(curve)
     return curves
 
 

@@ -2,6 +2,12 @@
 
 Runs are found and read by :mod:`medner.run_folder` (the one class that knows a run folder);
 :class:`Run` is only a view of one: its key (embedding, seed, fraction), its metrics and its folder.
+
+Cross-validated runs (:mod:`medner.corpus.folds`) are pooled before anything else sees them: the
+k fold runs of one embedding, seed and fraction become one :class:`Run` whose test scores are those
+of every document of the corpus, each tested once in its fold (:func:`medner.evaluation.span.pool_scores`),
+whose confusion counts and costs are the folds' sums, and whose predictions are the folds' together
+(:class:`PooledFolder`). Its ``members`` keep the fold runs, for the spread over folds and the training curves.
 """
 
 from __future__ import annotations
@@ -23,13 +29,17 @@ COUNT_METRICS: tuple[str, ...] = ("tp", "fp", "fn", "support")
 
 @dataclass(frozen=True)
 class Run:
-    """One finished run: its key, its ``metrics.json`` and its folder."""
+    """One finished run: its key, its ``metrics.json`` and its folder; or the k fold runs of a cross-validation,
+    pooled (``folds`` k, ``members`` the fold runs; ``fold`` is the fold of a member)."""
 
     embedding: str
     seed: int
     fraction: float
-    folder: RunFolder
+    folder: Any  # RunFolder, or PooledFolder for pooled folds
     metrics: dict[str, Any] = field(repr=False, compare=False)
+    fold: int | None = None
+    folds: int | None = None
+    members: tuple[Run, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def path(self) -> Path:
@@ -41,7 +51,8 @@ class Run:
 
 
 def load_runs(results_root: str | Path | None, corpus: str) -> list[Run]:
-    """Every finished run of ``corpus`` under ``results_root``, sorted by embedding (study order), fraction, seed.
+    """Every finished run of ``corpus`` under ``results_root``, fold runs pooled, sorted by embedding (study
+    order), fraction, seed.
 
     The run's key is read from its ``metrics.json``; a run whose ``run.corpus`` is not ``corpus``
     is an error, because mixing corpora in one table would be silently wrong, and so are two
@@ -51,15 +62,17 @@ def load_runs(results_root: str | Path | None, corpus: str) -> list[Run]:
     if not folders:
         root = Path(results_root) if results_root not in (None, "") else paths.results_dir()
         raise FileNotFoundError(
-            f"no finished run under {root / corpus} (expected <embedding>/seed-<n>[/frac-<f>]/metrics.json)"
+            f"no finished run under {root / corpus} (expected <embedding>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]/metrics.json)"
         )
-    runs = []
+    singles = []
     for folder in folders:
         metrics = folder.read_metrics()
         key = metrics["run"]
         if key["corpus"] != corpus:
             raise ValueError(f"{folder.metrics_path}: run.corpus is {key['corpus']!r}, expected {corpus!r}")
-        runs.append(Run(str(key["embedding"]), int(key["seed"]), float(key["fraction"]), folder, metrics))
+        singles.append(Run(str(key["embedding"]), int(key["seed"]), float(key["fraction"]), folder, metrics,
+                           fold=key.get("fold"), folds=key.get("folds")))
+    runs = [r for r in singles if r.fold is None] + pool_folds([r for r in singles if r.fold is not None])
     order = {name: i for i, name in enumerate(embedding_order(r.embedding for r in runs))}
     runs.sort(key=lambda r: (order[r.embedding], r.fraction, r.seed))
     seen: dict[tuple[str, int, float], Path] = {}
@@ -126,29 +139,116 @@ def run_records(runs: Sequence[Run], results_root: str | Path | None) -> list[di
 
     ``scores`` is ``{label or "micro"/"macro": {schema: {metric: value}}}`` with the metrics of
     :data:`TIDY_METRICS` (counts as integers), labels in n2c2 order: ``summary.csv`` is this, flattened.
+    ``fold`` is null for a run on the corpus's own split; a cross-validated run gives one record per
+    fold (``fold`` 1..k) and one of the folds pooled (``fold`` "pooled").
     """
     root = Path(results_root) if results_root not in (None, "") else paths.results_dir()
     records = []
     for run in runs:
-        test = run.metrics["scores"]["test"]
-        labels = label_order(test["strict"]["labels"]) + list(AVERAGES)
-        scores = {
-            label: {
-                schema: {
-                    metric: _typed(metric, tidy_value(test, schema, label, metric)) for metric in TIDY_METRICS
-                }
-                for schema in SCHEMAS
-            }
-            for label in labels
-        }
-        records.append({
-            "embedding": run.embedding,
-            "seed": run.seed,
-            "fraction": run.fraction,
-            "folder": run.path.relative_to(root).as_posix() if run.path.is_relative_to(root) else str(run.path),
-            "scores": scores,
-        })
+        for member in (*run.members, run):
+            records.append({
+                "embedding": member.embedding,
+                "seed": member.seed,
+                "fraction": member.fraction,
+                "fold": "pooled" if member.members else member.fold,
+                "folder": member.path.relative_to(root).as_posix() if member.path.is_relative_to(root) else str(member.path),
+                "scores": _tidy_scores(member.metrics["scores"]["test"]),
+            })
     return records
+
+
+def _tidy_scores(test: Mapping[str, Any]) -> dict[str, Any]:
+    labels = label_order(test["strict"]["labels"]) + list(AVERAGES)
+    return {
+        label: {schema: {metric: _typed(metric, tidy_value(test, schema, label, metric)) for metric in TIDY_METRICS}
+                for schema in SCHEMAS}
+        for label in labels
+    }
+
+
+def pool_folds(fold_runs: Sequence[Run]) -> list[Run]:
+    """The fold runs of every (embedding, seed, fraction, k), each set pooled into one :class:`Run`.
+
+    Every fold from 1 to k must be there, and every fold run of the study must have split the corpus
+    the same way (the fold assignment is recorded in each run): otherwise the pooled scores would not
+    test each document exactly once, or the embeddings would not be compared on the same folds.
+    """
+    groups: dict[tuple[str, int, float, int], list[Run]] = {}
+    assignments = {}
+    for run in fold_runs:
+        groups.setdefault((run.embedding, run.seed, run.fraction, int(run.folds)), []).append(run)
+        record = run.metrics.get("corpus", {}).get("split_record", {})
+        assignments[record.get("assignment_sha256")] = run.folder.metrics_path
+    if len(assignments) > 1:
+        paths_ = sorted(str(p) for p in assignments.values())
+        raise ValueError(f"the fold runs split the corpus in {len(assignments)} different ways ({', '.join(paths_[:2])}): "
+                         "expected one fold assignment for the whole study; train them with the same FOLDS and corpus")
+    pooled = []
+    for (embedding, seed, fraction, k), members in groups.items():
+        members = sorted(members, key=lambda r: r.fold)
+        missing = sorted(set(range(1, k + 1)) - {r.fold for r in members})
+        if missing:
+            raise ValueError(f"{embedding} seed {seed}: folds {', '.join(map(str, missing))} of {k} have no finished run; "
+                             "finish them (make resumes where it stopped) before comparing")
+        folder = PooledFolder([r.folder for r in members])
+        pooled.append(Run(embedding, seed, fraction, folder, pooled_metrics(members), folds=k, members=tuple(members)))
+    return pooled
+
+
+def pooled_metrics(members: Sequence[Run]) -> dict[str, Any]:
+    """What the comparison reads of a run's metrics, for the k fold runs of one cross-validated run together."""
+    from medner.evaluation.span import pool_scores
+
+    first = members[0].metrics
+    costs = [r.metrics["cost"] for r in members]
+    return {
+        "run": {**first["run"], "fold": None},
+        "scores": {"test": pool_scores([r.metrics["scores"]["test"] for r in members])},
+        "confusion": {kind: _summed_confusion([r.metrics.get("confusion", {}).get(kind) for r in members])
+                      for kind in ("span", "token")},
+        "cost": {
+            "embedding_seconds": sum(float(c["embedding_seconds"]) for c in costs),
+            "embedding_cache_hit": all(bool(c.get("embedding_cache_hit", False)) for c in costs),
+            "training_seconds": sum(float(c["training_seconds"]) for c in costs),
+            "trainable_parameters": int(costs[0]["trainable_parameters"]),
+        },
+        # every fold trains its own in-domain vectors or LMs: their seconds add up (see in_domain_training_seconds)
+        "config": {"embedding": {"training_record": {
+            f"fold-{r.fold}": r.metrics.get("config", {}).get("embedding", {}).get("training_record") for r in members}}},
+        "corpus": {"split_record": first.get("corpus", {}).get("split_record", {})},
+    }
+
+
+def _summed_confusion(matrices: Sequence[Mapping[str, Any] | None]) -> dict[str, Any] | None:
+    """Confusion matrices of the folds with their counts added (None when a fold has none)."""
+    if any(m is None for m in matrices):
+        return None
+    rows, columns = list(matrices[0]["rows"]), list(matrices[0]["columns"])
+    counts = [[0] * len(columns) for _ in rows]
+    for matrix in matrices:
+        if list(matrix["rows"]) != rows or list(matrix["columns"]) != columns:
+            raise ValueError("the folds' confusion matrices have different rows or columns")
+        for i, row in enumerate(matrix["counts"]):
+            for j, value in enumerate(row):
+                counts[i][j] += int(value)
+    normalised = [[c / sum(row) if sum(row) else 0.0 for c in row] for row in counts]
+    return {"rows": rows, "columns": columns, "counts": counts, "normalised": normalised}
+
+
+class PooledFolder:
+    """The folders of the k fold runs of one cross-validated run, read as one where the comparison reads a folder."""
+
+    def __init__(self, folders: Sequence[RunFolder]) -> None:
+        self.folders = list(folders)
+        # the seed's folder (or its fraction's), which holds the fold folders
+        self.path = self.folders[0].path.parent if self.folders[0].path.name.startswith("fold-") else \
+            self.folders[0].path.parent.parent / self.folders[0].path.name
+        self.metrics_path = self.folders[0].metrics_path
+
+    def read_predictions(self, gold_documents: Sequence) -> list:
+        """Every fold's test predictions together: each document of the corpus once. ``gold_documents`` are
+        every document of the corpus (each fold reads the predictions of its own test documents)."""
+        return [doc for folder in self.folders for doc in folder.read_predictions(gold_documents)]
 
 
 def _typed(metric: str, value: float) -> int | float:

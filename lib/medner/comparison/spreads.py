@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from medner.comparison.selection import Run, full_data_runs, runs_by_embedding, study_labels
 from medner.evaluation.statistics import aggregate_seeds
 from medner.study_order import AVERAGES, SCHEMAS
@@ -35,19 +37,43 @@ def seed_spread(values_by_seed: Mapping[int, float]) -> Spread:
     }
 
 
+def fold_spread(runs: Sequence[Run], schema: str, average: str) -> Spread:
+    """A score over the fold runs of cross-validated runs (every fold of every seed): a spread whose
+    ``seeds`` are the runs' seeds, one entry per fold, and ``folds`` their folds."""
+    members = [m for run in runs for m in run.members]
+    values = np.array([m.score(schema, average, "f1") for m in members])
+    return {
+        "mean": float(values.mean()),
+        "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "values": [float(v) for v in values],
+        "seeds": [m.seed for m in members],
+        "folds": [m.fold for m in members],
+    }
+
+
 def main_scores(runs: Sequence[Run]) -> list[dict[str, Any]]:
     """The ``main`` section without its intervals: per embedding (study order), the F1 spread of its
-    full-data runs for every schema and average: ``{"embedding", "scores": {schema: {average: spread}}}``."""
-    return [
-        {
+    full-data runs for every schema and average: ``{"embedding", "scores": {schema: {average: spread}}}``.
+
+    Cross-validated runs are scored on all their folds' test documents pooled, and their rows add
+    ``over_folds``: the same scores as spreads over the single folds (:func:`fold_spread`).
+    """
+    rows = []
+    for embedding, group in runs_by_embedding(full_data_runs(runs)).items():
+        row: dict[str, Any] = {
             "embedding": embedding,
             "scores": {
                 schema: {average: seed_spread({r.seed: r.score(schema, average, "f1") for r in group}) for average in AVERAGES}
                 for schema in SCHEMAS
             },
         }
-        for embedding, group in runs_by_embedding(full_data_runs(runs)).items()
-    ]
+        if all(r.members for r in group):
+            row["over_folds"] = {schema: {average: fold_spread(group, schema, average) for average in AVERAGES}
+                                 for schema in SCHEMAS}
+        rows.append(row)
+    return rows
 
 
 def per_label_table(runs: Sequence[Run]) -> dict[str, Any]:

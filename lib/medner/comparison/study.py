@@ -38,13 +38,18 @@ SECTIONS: dict[str, str] = {
                 "randomisation shuffles), alpha (intervals at 1 - alpha; significance threshold), seed (of both "
                 "resamplings), significance_mode (span matching the significance tests use)",
     "test_documents": "gold test documents the bootstrap and the significance tests resampled (null: none given)",
+    "evaluation": "how the runs were tested: {kind: 'split' (the corpus's own test split) or 'k-fold' (every document "
+                  "tested once, in its fold; scores pool the folds' test documents), folds (k, or null), stratified, "
+                  "assignment_sha256 (the fold assignment all runs share), documents (gold documents scored)}",
     "main_fraction": "training fraction of the runs behind main, per_label, significance, training_curves, confusion "
                      "and cost: 1.0, or the largest present when no run used all training documents",
     "embeddings": "every embedding with a finished run, in study order (glove, flair, bert, then the others sorted)",
     "labels": "the labels the main-fraction runs were scored on, n2c2 order",
     "missing": "key -> why it is empty (main.ci: why every ci is null)",
     "main": "per embedding: {embedding, scores {strict|lenient: {micro|macro: F1 spread}}, ci}: ci is the bootstrap "
-            "interval of strict micro-F1 for the median-seed run {seed, estimate, low, high, n_boot, alpha}, or null",
+            "interval of strict micro-F1 for the median-seed run {seed, estimate, low, high, n_boot, alpha}, or null; "
+            "cross-validated: scores pool the folds, and over_folds {strict|lenient: {micro|macro: spread over every "
+            "fold run, with its folds}} gives the single folds' scores",
     "per_label": "{labels, embeddings, support {label: gold test entities}, scores {label: {embedding: {strict|lenient: "
                  "F1 spread}}}}",
     "significance": "per embedding pair: {a, b, mode, n_shuffles, labels {label: difference}, overall (micro-F1): "
@@ -57,9 +62,9 @@ SECTIONS: dict[str, str] = {
             "f1 (strict micro), embedding_training_seconds (in-domain training of the vectors or LMs)}], vector_seconds "
             "(computing the vectors, from a run that filled the cache), vector_seconds_measured (false: every run hit it)}",
     "label_counts": "{split: {label: gold entities}} from the corpus statistics (empty: none given)",
-    "runs": "every finished run: {embedding, seed, fraction, folder (relative to the results root), scores {label|micro|"
-            "macro: {strict|lenient: {precision, recall, f1, tp, fp, fn, support}}}}; the averages' counts are micro "
-            "totals; summary.csv is this, flattened",
+    "runs": "every finished run: {embedding, seed, fraction, fold (null; or 1..k and 'pooled' in a cross-validation), "
+            "folder (relative to the results root), scores {label|micro|macro: {strict|lenient: {precision, recall, f1, "
+            "tp, fp, fn, support}}}}; the averages' counts are micro totals; summary.csv is this, flattened",
 }
 
 
@@ -69,6 +74,7 @@ def compute_comparison(
     gold_test_docs: Sequence | None,
     *,
     label_counts: Mapping[str, Mapping[str, int]] | None = None,
+    gold_all_docs: Sequence | None = None,
     n_boot: int = 1000,
     n_shuffles: int = 1000,
     alpha: float = 0.05,
@@ -79,12 +85,20 @@ def compute_comparison(
 
     ``gold_test_docs`` are the gold test Documents the runs were scored on (as read from their
     brat files, e.g. ``load_corpus(...).splits["test"]``); without them the intervals and the
-    significance tests are left out, and ``missing`` says so. ``label_counts`` is
+    significance tests are left out, and ``missing`` says so. Cross-validated runs test every
+    document once, in its fold: for them the intervals and tests resample ``gold_all_docs``
+    (``load_corpus(...).documents()``) instead. ``label_counts`` is
     ``{split: {label: count}}`` or the corpus statistics it is read from
     (:func:`medner.corpus.stats.label_counts_by_split`).
     """
     runs = load_runs(results_root, corpus)
-    gold = None if gold_test_docs is None else list(gold_test_docs)
+    evaluation = evaluation_of(runs)
+    gold_docs = gold_all_docs if evaluation["kind"] == "k-fold" else gold_test_docs
+    if evaluation["kind"] == "k-fold" and gold_docs is None and gold_test_docs is not None:
+        raise ValueError("cross-validated runs are resampled over every document of the corpus: expected "
+                         "gold_all_docs (the corpus's documents, every split), given only its test split")
+    gold = None if gold_docs is None else list(gold_docs)
+    evaluation["documents"] = None if gold is None else len(gold)
     missing: dict[str, str] = {}
     main = main_scores(runs)
     intervals = _confidence_intervals(runs, gold, missing, n_boot=n_boot, alpha=alpha, seed=seed)
@@ -100,6 +114,7 @@ def compute_comparison(
         "corpus": corpus,
         "settings": comparison_settings(n_boot=n_boot, n_shuffles=n_shuffles, alpha=alpha, seed=seed),
         "test_documents": None if gold is None else len(gold),
+        "evaluation": evaluation,
         "main_fraction": main_fraction(runs),
         "embeddings": embedding_order(r.embedding for r in runs),
         "labels": study_labels(full_data_runs(runs)),
@@ -114,6 +129,21 @@ def compute_comparison(
         "label_counts": counts,
         "runs": run_records(runs, results_root),
     }
+
+
+def evaluation_of(runs: Sequence[Run]) -> dict[str, Any]:
+    """The ``evaluation`` section (without ``documents``): on the corpus's own test split, or k-fold; a study
+    mixing the two is an error (its scores would not be comparable)."""
+    kinds = {run.folds for run in runs}
+    if len(kinds) > 1:
+        raise ValueError(f"the runs mix evaluations ({', '.join('own split' if k is None else f'{k} folds' for k in kinds)}): "
+                         "expected one per results folder; move one kind to another results root")
+    folds = kinds.pop()
+    if folds is None:
+        return {"kind": "split", "folds": None, "stratified": None, "assignment_sha256": None}
+    record = runs[0].metrics["corpus"]["split_record"]
+    return {"kind": "k-fold", "folds": folds, "stratified": record.get("stratified"),
+            "assignment_sha256": record.get("assignment_sha256")}
 
 
 def comparison_settings(*, n_boot: int, n_shuffles: int, alpha: float, seed: int) -> dict[str, Any]:
@@ -185,7 +215,7 @@ def compare_corpus(
 
     loaded = load_corpus(corpus, path=corpus_path or None, label_map=label_map or None, demo_size=demo_size)
     statistics = files.read_json(stats_path) if stats_path else corpus_statistics(loaded, progress=False)
-    return compute_comparison(results_root, corpus, loaded.splits["test"],
+    return compute_comparison(results_root, corpus, loaded.splits["test"], gold_all_docs=loaded.documents(),
                               label_counts=statistics, **options)
 
 

@@ -47,6 +47,8 @@ from pathlib import Path
 from medner import N2C2_LABELS, files, paths
 from medner.corpus.brat import AnnotationCounts, read_brat_folder
 from medner.corpus.document import Document
+from medner.corpus.folds import DEV_FRACTION as FOLD_DEV_FRACTION
+from medner.corpus.folds import assignment_sha256, check_folds, fold_assignment, fold_splits
 from medner.corpus.labelmap import PHEE_LABEL_MAP, apply_label_map, as_label_map
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
@@ -211,16 +213,52 @@ def load_corpus(
     label_map: str | Path | Mapping[str, str | None] | None = None,
     seed: int = 13,
     demo_size: int | None = None,
+    folds: int | None = None,
+    fold: int | None = None,
+    stratified: bool = True,
 ) -> Corpus:
     """Load a corpus by name (``demo``, ``n2c2-2018``, ``phee``, ``brat``) or by folder path; see the module docstring.
 
     ``path``: the corpus folder (required for ``n2c2-2018`` and ``brat``). ``label_map``: a
-    label map file or mapping. ``seed``: seeds the dev/80-10-10 splits and the demo generator.
-    ``demo_size``: sentences in the demo corpus (default: the generator's default).
-    Raises FileNotFoundError / ValueError with one line saying what to pass.
+    label map file or mapping. ``seed``: seeds the dev/80-10-10 splits, the fold assignment and the
+    demo generator. ``demo_size``: sentences in the demo corpus (default: the generator's default).
+    ``folds`` and ``fold``: fold ``fold`` (1-based) of a k-fold cross-validation over all the corpus's
+    documents, ``stratified`` by label or not (:mod:`medner.corpus.folds`); the splits are then that
+    fold's train, dev and test. Raises FileNotFoundError / ValueError with one line saying what to pass.
     """
+    check_folds(folds, fold)
     mapping = as_label_map(label_map)
     counts = AnnotationCounts()
+    folder, splits, record, ignored = _read_named(name, path, mapping, seed, demo_size, counts)
+    if folds is not None:
+        splits, record = _fold_of(splits, record, folds, fold, seed, stratified)
+    return Corpus(
+        name=corpus_name(name, path),
+        splits=splits,
+        labels=_labels_present(splits),
+        ignored=ignored,
+        split_record=record,
+        source=str(folder),
+        annotation_lines=counts.as_dict(),
+    )
+
+
+def _fold_of(splits: dict, record: dict, k: int, fold: int, seed: int, stratified: bool) -> tuple[dict, dict]:
+    """The splits of one fold of the pooled documents, and the record of how they were made."""
+    documents = [doc for split in SPLITS for doc in splits[split]]
+    assignment = fold_assignment(documents, k, seed, stratified=stratified)
+    fold_docs, dev_ids = fold_splits(documents, assignment, fold, seed)
+    pooled = {key: value for key, value in record.items() if key not in ("ids", "dev_ids")}
+    return fold_docs, {
+        "method": "k-fold", "k": k, "fold": fold, "seed": seed, "stratified": stratified,
+        "pooled": f"every document of the corpus's own split ({record['method']}: train, dev and test together)",
+        "pooled_from": pooled, "folds": assignment, "assignment_sha256": assignment_sha256(assignment),
+        "dev_fraction": FOLD_DEV_FRACTION, "dev_ids": dev_ids,
+    }
+
+
+def _read_named(name: str, path, mapping, seed: int, demo_size: int | None, counts: AnnotationCounts):
+    """(folder, splits, split record, ignored label counts) of the corpus ``name``, labels mapped."""
     if name == "demo":
         folder = materialise_demo(demo_size, seed) if path is None else Path(path)
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
@@ -260,12 +298,4 @@ def load_corpus(
             raise FileNotFoundError(f"{folder}: expected a folder of brat .txt/.ann files, found no such folder")
         splits, record = _read_brat_splits(folder, seed, counts)
         splits, ignored = _map_labels(splits, mapping)
-    return Corpus(
-        name=corpus_name(name, path),
-        splits=splits,
-        labels=_labels_present(splits),
-        ignored=ignored,
-        split_record=record,
-        source=str(folder),
-        annotation_lines=counts.as_dict(),
-    )
+    return folder, splits, record, ignored

@@ -331,6 +331,41 @@ def score_documents(gold: list[Document], pred: list[Document], *, labels: Seque
     return result
 
 
+def pool_scores(parts: Sequence[dict]) -> dict:
+    """The :func:`score_documents` dict of the union of disjoint document sets, from each set's own dict.
+
+    The folds of a cross-validation test disjoint documents, so their counts add up: per label and mode
+    the tp, fp, fn and dropped counts are summed and every average is recomputed from the sums exactly
+    as :func:`summarise_counts` computes it; ``overall_macro`` (a mean over documents) is the mean of the
+    parts' means weighted by their documents. The result equals scoring the union at once (tested).
+    Every part must have been scored on the same labels.
+    """
+    if not parts:
+        raise ValueError("pool_scores: expected the score dicts of one or more document sets, given none")
+    labels = list(parts[0]["strict"]["labels"])
+    for part in parts:
+        if list(part["strict"]["labels"]) != labels:
+            raise ValueError(f"pool_scores: expected every part scored on the labels {labels}, "
+                             f"found {list(part['strict']['labels'])}")
+    pooled: dict = {}
+    for mode in MODES:
+        # shape: (parts, labels, 4): each part's per-label totals, summarised like one document each
+        counts = np.array([[[part[mode]["labels"][label][key] for key in ("tp", "fp", "fn", "dropped")]
+                            for label in labels] for part in parts], dtype=np.int64).reshape(len(parts), len(labels), 4)
+        pooled[mode] = summarise_counts(counts, labels)
+        n_documents = [part[mode]["overall_macro"]["n_documents"] for part in parts]
+        total = sum(n_documents)
+        pooled[mode]["overall_macro"] = {
+            key: (sum(part[mode]["overall_macro"][key] * n for part, n in zip(parts, n_documents)) / total if total else 0.0)
+            for key in ("precision", "recall", "f1")
+        }
+        pooled[mode]["overall_macro"]["n_documents"] = total
+    pooled["documents"] = {key: sum(part["documents"][key] for part in parts) for key in ("scored", "missing_predictions")}
+    pooled["ignored"] = {side: dict(sorted(sum((Counter(part["ignored"][side]) for part in parts), Counter()).items()))
+                         for side in ("gold", "pred")}
+    return pooled
+
+
 def strict_micro_f1(gold: list[Document], pred: list[Document], *, labels: Sequence[str] | None = None) -> float:
     """``score_documents(gold, pred, labels=labels)["strict"]["micro"]["f1"]``, computed alone.
 
