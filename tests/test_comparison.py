@@ -104,7 +104,7 @@ def test_load_runs_refuses_two_folders_claiming_the_same_run(tmp_path):
 
 
 def test_load_runs_without_runs_says_where_it_looked(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no finished run under"):
+    with pytest.raises(FileNotFoundError, match="no finished run on the corpus's own split under"):
         load_runs(tmp_path, "demo")
 
 

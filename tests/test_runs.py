@@ -260,7 +260,9 @@ def test_cross_validated_runs_test_every_document_once_and_the_comparison_pools_
             results / "demo" / "tinyvec" / "seed-4" / f"fold-{fold}-of-3"
     corpus = load_corpus("demo", demo_size=120)
     documents = corpus.documents()
-    [run] = load_runs(results, "demo")
+    with pytest.raises(FileNotFoundError, match="no finished run on the corpus's own split"):
+        load_runs(results, "demo")  # the folds are compared only when asked for: never mixed with split runs
+    [run] = load_runs(results, "demo", folds=3)
     assert run.folds == 3 and [m.fold for m in run.members] == [1, 2, 3]
     predictions = run.folder.read_predictions(documents)
     assert sorted(d.id for d in predictions) == sorted(d.id for d in documents)  # each document once
@@ -268,8 +270,8 @@ def test_cross_validated_runs_test_every_document_once_and_the_comparison_pools_
     for mode in ("strict", "lenient"):
         assert {k: run.metrics["scores"]["test"][mode]["micro"][k] for k in ("tp", "fp", "fn")} == \
             {k: expected[mode]["micro"][k] for k in ("tp", "fp", "fn")}
-    data = compute_comparison(results, "demo", corpus.splits["test"], gold_all_docs=documents, n_boot=20, n_shuffles=20,
-                              progress=False)
+    data = compute_comparison(results, "demo", corpus.splits["test"], gold_all_docs=documents, folds=3, n_boot=20,
+                              n_shuffles=20, progress=False)
     assert data["evaluation"] == {"kind": "k-fold", "folds": 3, "stratified": True, "documents": len(documents),
                                   "assignment_sha256": metrics["corpus"]["split_record"]["assignment_sha256"]}
     [row] = data["main"]
@@ -281,4 +283,4 @@ def test_cross_validated_runs_test_every_document_once_and_the_comparison_pools_
 
     shutil.rmtree(results / "demo" / "tinyvec" / "seed-4" / "fold-2-of-3")
     with pytest.raises(ValueError, match="folds 2 of 3 have no finished run"):
-        load_runs(results, "demo")
+        load_runs(results, "demo", folds=3)

@@ -20,6 +20,8 @@ def register(subparsers) -> None:
     parser.add_argument("--path", default=None, help="corpus folder (brat train/ dev/ test/), as the runs were given")
     parser.add_argument("--label-map", default=None, help="file mapping corpus labels to n2c2 labels, as the runs were given")
     parser.add_argument("--demo-size", type=int, default=None, help="sentences of the demo corpus, as the runs were given")
+    parser.add_argument("--folds", type=int, default=None,
+                        help="compare the runs of this k-fold cross-validation (default: the runs on the corpus's own split)")
     parser.add_argument("--stats", default=None,
                         help="corpus statistics JSON written by 00-corpus (default: computed from the corpus)")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the test documents (default 1000)")
@@ -39,7 +41,7 @@ def run_compare(args: argparse.Namespace) -> int:
     check_positive_int("--n-shuffles", args.n_shuffles)
     progress = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
     data = compare_corpus(args.results, args.corpus, corpus_path=args.path, label_map=args.label_map,
-                          demo_size=args.demo_size, stats_path=args.stats, n_boot=args.n_boot,
+                          demo_size=args.demo_size, stats_path=args.stats, folds=args.folds, n_boot=args.n_boot,
                           n_shuffles=args.n_shuffles, seed=args.seed, progress=progress)
     path = write_comparison(data, args.out)
     missing = "; ".join(f"{key}: {why}" for key, why in data["missing"].items()) or "nothing"

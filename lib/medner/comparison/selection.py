@@ -50,28 +50,20 @@ class Run:
         return tidy_value(self.metrics["scores"]["test"], schema, label, metric)
 
 
-def load_runs(results_root: str | Path | None, corpus: str) -> list[Run]:
-    """Every finished run of ``corpus`` under ``results_root``, fold runs pooled, sorted by embedding (study
-    order), fraction, seed.
+def load_runs(results_root: str | Path | None, corpus: str, folds: int | None = None) -> list[Run]:
+    """Every finished run of ``corpus`` under ``results_root`` tested on the corpus's own split (``folds`` None)
+    or in a ``folds``-fold cross-validation (its fold runs pooled), sorted by embedding (study order), fraction, seed.
 
     The run's key is read from its ``metrics.json``; a run whose ``run.corpus`` is not ``corpus``
     is an error, because mixing corpora in one table would be silently wrong, and so are two
-    folders holding the same key. Raises FileNotFoundError when there is no finished run.
+    folders holding the same key. Raises FileNotFoundError when there is no such finished run.
     """
-    folders = find_runs(results_root, corpus)
-    if not folders:
+    singles = [run for run in finished_runs(results_root, corpus) if run.folds == folds]
+    if not singles:
         root = Path(results_root) if results_root not in (None, "") else paths.results_dir()
-        raise FileNotFoundError(
-            f"no finished run under {root / corpus} (expected <embedding>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]/metrics.json)"
-        )
-    singles = []
-    for folder in folders:
-        metrics = folder.read_metrics()
-        key = metrics["run"]
-        if key["corpus"] != corpus:
-            raise ValueError(f"{folder.metrics_path}: run.corpus is {key['corpus']!r}, expected {corpus!r}")
-        singles.append(Run(str(key["embedding"]), int(key["seed"]), float(key["fraction"]), folder, metrics,
-                           fold=key.get("fold"), folds=key.get("folds")))
+        kind = "on the corpus's own split" if folds is None else f"of a {folds}-fold cross-validation"
+        raise FileNotFoundError(f"no finished run {kind} under {root / corpus} "
+                                "(expected <embedding>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]/metrics.json)")
     runs = [r for r in singles if r.fold is None] + pool_folds([r for r in singles if r.fold is not None])
     order = {name: i for i, name in enumerate(embedding_order(r.embedding for r in runs))}
     runs.sort(key=lambda r: (order[r.embedding], r.fraction, r.seed))
@@ -81,6 +73,20 @@ def load_runs(results_root: str | Path | None, corpus: str) -> list[Run]:
         if key in seen:
             raise ValueError(f"{run.path}: the same run (embedding, seed, fraction) = {key} is also in {seen[key]}")
         seen[key] = run.path
+    return runs
+
+
+def finished_runs(results_root: str | Path | None, corpus: str) -> list[Run]:
+    """Every finished run folder of ``corpus`` as a :class:`Run`, folds not pooled; a run of another corpus is
+    an error."""
+    runs = []
+    for folder in find_runs(results_root, corpus):
+        metrics = folder.read_metrics()
+        key = metrics["run"]
+        if key["corpus"] != corpus:
+            raise ValueError(f"{folder.metrics_path}: run.corpus is {key['corpus']!r}, expected {corpus!r}")
+        runs.append(Run(str(key["embedding"]), int(key["seed"]), float(key["fraction"]), folder, metrics,
+                        fold=key.get("fold"), folds=key.get("folds")))
     return runs
 
 

@@ -18,10 +18,10 @@ from typing import Any
 from medner import files
 from medner.comparison.measurements import confusion_matrices, cost, has_confusion, training_curves
 from medner.comparison.resampling import confidence_intervals, paired_seeds, significance
-from medner.comparison.selection import Run, full_data_runs, load_runs, main_fraction, run_records, study_labels
+from medner.comparison.selection import (Run, finished_runs, full_data_runs, load_runs, main_fraction, run_records,
+                                         study_labels)
 from medner.comparison.spreads import learning_curves, main_scores, per_label_table
 from medner.corpus.stats import label_counts_by_split
-from medner.run_folder import find_runs
 from medner.study_order import embedding_order
 
 #: Version of the layout below; bumped when a key changes meaning or moves.
@@ -36,7 +36,8 @@ SECTIONS: dict[str, str] = {
     "corpus": "corpus name",
     "settings": "how the statistics were computed: n_boot (bootstrap resamples), n_shuffles (approximate "
                 "randomisation shuffles), alpha (intervals at 1 - alpha; significance threshold), seed (of both "
-                "resamplings), significance_mode (span matching the significance tests use)",
+                "resamplings), significance_mode (span matching the significance tests use), folds (the k-fold "
+                "cross-validation compared, or null: the runs on the corpus's own split)",
     "test_documents": "gold test documents the bootstrap and the significance tests resampled (null: none given)",
     "evaluation": "how the runs were tested: {kind: 'split' (the corpus's own test split) or 'k-fold' (every document "
                   "tested once, in its fold; scores pool the folds' test documents), folds (k, or null), stratified, "
@@ -75,6 +76,7 @@ def compute_comparison(
     *,
     label_counts: Mapping[str, Mapping[str, int]] | None = None,
     gold_all_docs: Sequence | None = None,
+    folds: int | None = None,
     n_boot: int = 1000,
     n_shuffles: int = 1000,
     alpha: float = 0.05,
@@ -87,11 +89,12 @@ def compute_comparison(
     brat files, e.g. ``load_corpus(...).splits["test"]``); without them the intervals and the
     significance tests are left out, and ``missing`` says so. Cross-validated runs test every
     document once, in its fold: for them the intervals and tests resample ``gold_all_docs``
-    (``load_corpus(...).documents()``) instead. ``label_counts`` is
+    (``load_corpus(...).documents()``) instead. ``folds``: compare the runs of that k-fold cross-validation
+    (None: the runs on the corpus's own split; the two never share a table). ``label_counts`` is
     ``{split: {label: count}}`` or the corpus statistics it is read from
     (:func:`medner.corpus.stats.label_counts_by_split`).
     """
-    runs = load_runs(results_root, corpus)
+    runs = load_runs(results_root, corpus, folds)
     evaluation = evaluation_of(runs)
     gold_docs = gold_all_docs if evaluation["kind"] == "k-fold" else gold_test_docs
     if evaluation["kind"] == "k-fold" and gold_docs is None and gold_test_docs is not None:
@@ -112,7 +115,7 @@ def compute_comparison(
         "schema_version": SCHEMA_VERSION,
         "about": SECTIONS,
         "corpus": corpus,
-        "settings": comparison_settings(n_boot=n_boot, n_shuffles=n_shuffles, alpha=alpha, seed=seed),
+        "settings": comparison_settings(n_boot=n_boot, n_shuffles=n_shuffles, alpha=alpha, seed=seed, folds=folds),
         "test_documents": None if gold is None else len(gold),
         "evaluation": evaluation,
         "main_fraction": main_fraction(runs),
@@ -146,9 +149,10 @@ def evaluation_of(runs: Sequence[Run]) -> dict[str, Any]:
             "assignment_sha256": record.get("assignment_sha256")}
 
 
-def comparison_settings(*, n_boot: int, n_shuffles: int, alpha: float, seed: int) -> dict[str, Any]:
+def comparison_settings(*, n_boot: int, n_shuffles: int, alpha: float, seed: int, folds: int | None = None) -> dict[str, Any]:
     """The ``settings`` section: what a comparison computed with these values holds."""
-    return {"n_boot": n_boot, "n_shuffles": n_shuffles, "alpha": alpha, "seed": seed, "significance_mode": "strict"}
+    return {"n_boot": n_boot, "n_shuffles": n_shuffles, "alpha": alpha, "seed": seed, "significance_mode": "strict",
+            "folds": folds}
 
 
 def _confidence_intervals(runs: Sequence[Run], gold: list | None, missing: dict[str, str], **options) -> dict:
@@ -240,10 +244,11 @@ def stale_because(
         return str(error)
     if data.get("corpus") != corpus or data.get("settings") != dict(settings):
         return f"it holds {data.get('corpus')!r} with {data.get('settings')}; asked for {corpus!r} with {dict(settings)}"
-    folders = find_runs(results_root, corpus)
-    if len(folders) != len(data.get("runs", [])):
-        return f"it holds {len(data.get('runs', []))} runs; {len(folders)} are finished now"
-    newer = [f.metrics_path for f in folders if f.metrics_path.stat().st_mtime_ns > path.stat().st_mtime_ns]
+    finished = [run.folder for run in finished_runs(results_root, corpus) if run.folds == settings.get("folds")]
+    held = [record for record in data.get("runs", []) if record.get("fold") != "pooled"]
+    if len(finished) != len(held):
+        return f"it holds {len(held)} runs; {len(finished)} are finished now"
+    newer = [f.metrics_path for f in finished if f.metrics_path.stat().st_mtime_ns > path.stat().st_mtime_ns]
     if newer:
         return f"{newer[0]} is newer"
     if label_counts is not None and label_counts_by_split(label_counts) != data.get("label_counts"):
@@ -253,8 +258,8 @@ def stale_because(
 
 def read_or_compute_comparison(
     path: str | os.PathLike[str], results_root: str | Path | None, corpus: str, *,
-    stats_path: str | Path | None = None, n_boot: int = 1000, n_shuffles: int = 1000, alpha: float = 0.05,
-    seed: int = 0, progress: bool = True, **corpus_options,
+    stats_path: str | Path | None = None, folds: int | None = None, n_boot: int = 1000, n_shuffles: int = 1000,
+    alpha: float = 0.05, seed: int = 0, progress: bool = True, **corpus_options,
 ) -> dict[str, Any]:
     """The comparison at ``path`` when it is current (:func:`stale_because`); else computed, written there and returned.
 
@@ -262,13 +267,13 @@ def read_or_compute_comparison(
     opened in JupyterLab, the notebook computes what is missing or out of date. ``corpus_options``
     are ``corpus_path``, ``label_map`` and ``demo_size`` of :func:`compare_corpus`.
     """
-    settings = comparison_settings(n_boot=n_boot, n_shuffles=n_shuffles, alpha=alpha, seed=seed)
+    settings = comparison_settings(n_boot=n_boot, n_shuffles=n_shuffles, alpha=alpha, seed=seed, folds=folds)
     statistics = files.read_json(stats_path) if stats_path else None
     reason = stale_because(path, results_root, corpus, settings, label_counts=statistics)
     if reason is None:
         return read_comparison(path)
     print(f"computing the comparison: {reason}")
-    data = compare_corpus(results_root, corpus, stats_path=stats_path, n_boot=n_boot, n_shuffles=n_shuffles,
+    data = compare_corpus(results_root, corpus, stats_path=stats_path, folds=folds, n_boot=n_boot, n_shuffles=n_shuffles,
                           alpha=alpha, seed=seed, progress=progress, **corpus_options)
     write_comparison(data, path)
     return read_comparison(path)
