@@ -48,7 +48,17 @@ ERRORS_N ?= 20
 MEDNER_ROOT ?= $(CURDIR)
 RESULTS ?= $(MEDNER_ROOT)/results
 FIGURES ?= $(MEDNER_ROOT)/figures
-STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS EPOCHS THREADS DEMO_SIZE ERRORS_N MEDNER_ROOT RESULTS FIGURES
+# Where the heavy steps run (README, "On a cluster"): here, or each as a Slurm job that make waits for.
+RUNNER ?= local
+SLURM_ARGS ?=
+SLURM_EMBED_CPUS ?= 2
+SLURM_EMBED_MEM ?= 8G
+SLURM_EMBED_ARGS ?=
+SLURM_RUN_CPUS ?= $(RUN_THREADS)
+SLURM_RUN_MEM ?= 4G
+SLURM_RUN_ARGS ?=
+STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS EPOCHS THREADS DEMO_SIZE ERRORS_N MEDNER_ROOT RESULTS FIGURES \
+	RUNNER SLURM_ARGS SLURM_EMBED_CPUS SLURM_EMBED_MEM SLURM_EMBED_ARGS SLURM_RUN_CPUS SLURM_RUN_MEM SLURM_RUN_ARGS
 VARIABLE_HELP_CORPUS := corpus name: demo, phee, n2c2-2018, or any name with CORPUS_PATH
 VARIABLE_HELP_CORPUS_PATH := folder of the corpus brat files (phee: ../shared/data/phee when empty)
 VARIABLE_HELP_LABEL_MAP := file mapping the corpus labels to n2c2 names (optional)
@@ -62,6 +72,14 @@ VARIABLE_HELP_ERRORS_N := documents on the static error page of each run
 VARIABLE_HELP_MEDNER_ROOT := folder under which results/, figures/ and embedding artefacts go
 VARIABLE_HELP_RESULTS := run folders and executed notebooks
 VARIABLE_HELP_FIGURES := paper figures and tables
+VARIABLE_HELP_RUNNER := where embedding preparations and runs execute: local, or slurm (each a Slurm job; make waits)
+VARIABLE_HELP_SLURM_ARGS := sbatch options for every job: --partition=... --account=... --time=... --gres=gpu:1
+VARIABLE_HELP_SLURM_EMBED_CPUS := CPUs of the job preparing an embedding
+VARIABLE_HELP_SLURM_EMBED_MEM := memory of the job preparing an embedding
+VARIABLE_HELP_SLURM_EMBED_ARGS := more sbatch options for embedding preparations only (they win over SLURM_ARGS)
+VARIABLE_HELP_SLURM_RUN_CPUS := CPUs of the job of a run; default: its torch threads (THREADS, as without Slurm)
+VARIABLE_HELP_SLURM_RUN_MEM := memory of the job of a run
+VARIABLE_HELP_SLURM_RUN_ARGS := more sbatch options for runs only (they win over SLURM_ARGS)
 export MEDNER_ROOT
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 # Threads per training run. Recursive on purpose: MAKEFLAGS shows -jN only when a
@@ -75,18 +93,31 @@ export TQDM_MININTERVAL ?= 30
 .SECONDEXPANSION:
 .PHONY: all corpus embeddings runs errors compare figures lab clean distclean bench strip check-notebooks variables
 
-variables: ## Show the study's variables (set them on the command line: make all SEEDS="1 2")
-	@$(foreach v,$(STUDY_VARIABLES),printf '  %-12s = %-28s %s\n' '$v' '$($v)' '$(VARIABLE_HELP_$v)';)
+variables: ## Show the study's variables, RUNNER=slurm's too (set them on the command line: make all SEEDS="1 2")
+	@$(foreach v,$(STUDY_VARIABLES),printf '  %-16s = %-28s %s\n' '$v' '$($v)' '$(VARIABLE_HELP_$v)';)
 
 # One line per epoch in the log, no carriage-return bars (papermill's own bar is off too).
 PAPERMILL := $(BIN)/papermill --log-output --no-progress-bar --kernel python3
 # Run a notebook ($1) into an executed copy ($2) through a temporary name, so a failed
-# or interrupted run never leaves an executed notebook that looks finished.
+# or interrupted run never leaves an executed notebook that looks finished. A heavy step
+# names its Slurm resources ($4: EMBED or RUN): under RUNNER=slurm its papermill command,
+# unchanged, runs as a Slurm job (below); otherwise the line is the same as without $4.
 define execute
 	@mkdir -p $(dir $2) $(CORPUS_DIR)/.make
-	$(PAPERMILL) $1 $(CORPUS_DIR)/.make/$(subst /,_,$(patsubst $(CORPUS_DIR)/%,%,$2)) $3
+	$(if $(and $4,$(filter slurm,$(RUNNER))),$(call slurm_job,$4,$2) )$(PAPERMILL) $1 $(CORPUS_DIR)/.make/$(subst /,_,$(patsubst $(CORPUS_DIR)/%,%,$2)) $3
 	@mv -f $(CORPUS_DIR)/.make/$(subst /,_,$(patsubst $(CORPUS_DIR)/%,%,$2)) $2
 endef
+# The prefix that makes a command a Slurm job of the step's resources ($1) that make waits for
+# (medner.slurm: a failed or cancelled job fails the step with its id and log; Ctrl-C cancels
+# it). The job is named after the executed notebook, e.g. demo/glove/seed-1/02-train, and
+# logs beside it (02-train.slurm-<job id>.log). Through python -m, not the medner command:
+# the waiting processes of make -j32 then cost a few MiB each, not a torch import each.
+slurm_job = $(PY) -m medner.slurm run --name '$(patsubst $(abspath $(RESULTS))/%,%,$(abspath $(basename $2)))' \
+	--log '$(basename $2).slurm-%j.log' --cpus $(SLURM_$1_CPUS) --mem '$(SLURM_$1_MEM)' \
+	--sbatch-args='$(strip $(SLURM_ARGS) $(SLURM_$1_ARGS))' --
+ifneq ($(words $(RUNNER) $(filter local slurm,$(RUNNER))),2)
+$(error RUNNER=$(RUNNER): expected local or slurm)
+endif
 
 CORPUS_DIR := $(RESULTS)/$(CORPUS)
 CORPUS_ABS := $(if $(CORPUS_PATH),$(abspath $(CORPUS_PATH)))
@@ -115,9 +146,10 @@ endif
 # modules only the steps that draw; editing them re-runs only those steps.
 LIB := lib/medner
 LIB_ALL := $(shell find $(LIB) -name '*.py')
-# The command line, the benchmarks and the stand-alone predict stage drive no notebook; display code
-# only shows results (editing it re-runs nothing).
-LIB_CLI := $(LIB)/cli.py $(LIB)/predict.py $(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py $(LIB)/bench/*.py)
+# The command line, the benchmarks, the Slurm wrapper (where a step runs, not what it computes) and the
+# stand-alone predict stage drive no notebook; display code only shows results (editing it re-runs nothing).
+LIB_CLI := $(LIB)/cli.py $(LIB)/predict.py $(LIB)/slurm.py \
+	$(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py $(LIB)/bench/*.py)
 LIB_DISPLAY := $(LIB)/display.py
 LIB_REPORT := $(wildcard $(LIB)/comparison/*.py) $(LIB)/figures.py $(LIB)/tables.py $(LIB)/report_folder.py \
 	$(LIB)/study_order.py $(LIB)/error_browser.py
@@ -183,14 +215,14 @@ embeddings: $(STAMP) $(EMBEDDING_REPORTS) ## Prepare every embedding (train in-d
 
 # One embedding's preparation: its runs wait for it, so parallel runs never train the same LM twice.
 $(CORPUS_DIR)/embeddings/%.json: $(NB)/01-embeddings.ipynb $(LIB_EMBED) $(CORPUS_CONFIG) $(CORPUS_FILES) $$(wildcard embeddings/$$*.yaml) | $(STAMP) $(STATS)
-	$(call execute,$<,$(CORPUS_DIR)/embeddings/01-embeddings-$*.ipynb,$(CORPUS_PARAMS) -r embedding '$*' -r report_path '$(abspath $@)' -p progress lines)
+	$(call execute,$<,$(CORPUS_DIR)/embeddings/01-embeddings-$*.ipynb,$(CORPUS_PARAMS) -r embedding '$*' -r report_path '$(abspath $@)' -p progress lines,EMBED)
 
 runs: $(STAMP) $(RUN_METRICS) ## Train every run (embedding x seed x fraction); each writes its metrics.json last
 
 # $1 embedding, $2 seed, $3 fraction: one run, executed by 02-train into its run folder.
 define run_rule
 $(call run_dir,$1,$2,$3)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(CORPUS_DIR)/embeddings/$1.json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) | $(STAMP)
-	$$(call execute,$$<,$(call run_dir,$1,$2,$3)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3 -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines)
+	$$(call execute,$$<,$(call run_dir,$1,$2,$3)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3 -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines,RUN)
 	@test -f $$@ || { echo "$$@ was not written by 02-train" >&2; exit 1; }
 
 $(call run_dir,$1,$2,$3)/errors.html: $(call run_dir,$1,$2,$3)/metrics.json $(NB)/04-errors.ipynb $(LIB_ERRORS) | $(STAMP)

@@ -1,5 +1,5 @@
-"""Shared fixtures: the PHEE location (skipping with a message when absent), a private MEDNER_ROOT, and
-the choice between PyTorch and compiled loops (medner.model.fused.kernels)."""
+"""Shared fixtures: the PHEE location (skipping with a message when absent), a private MEDNER_ROOT, the
+choice between PyTorch and compiled loops (medner.model.fused.kernels), and the tiny study run once by make."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from medner.paths import default_phee_path
+from tiny_study import frozen_checkout, run_tiny_study
 
 
 def phee_path_or_skip() -> Path:
@@ -67,3 +68,13 @@ def threads():
     before = torch.get_num_threads()
     yield torch.set_num_threads
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory) -> tuple[Path, Path]:
+    """(MEDNER_ROOT, checkout) after one local ``make -j2 all`` on the tiny configuration (tests/tiny_study.py):
+    the Makefile tests read it, the Slurm tests compare their run through Slurm with it."""
+    root = tmp_path_factory.mktemp("study")
+    checkout = frozen_checkout(tmp_path_factory.mktemp("checkout"))
+    run_tiny_study(root, checkout)
+    return root, checkout

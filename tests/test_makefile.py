@@ -1,34 +1,18 @@
 """The Makefile: help lists every target, run folders match medner.runs, and the study runs end to end and resumes.
 
-The end-to-end test runs ``make -j2 all`` once on a tiny configuration (tiny demo corpus,
-GloVe and BERT, one seed, two epochs) into a temporary MEDNER_ROOT, shared by the
-assertions below through a module-scoped fixture.
+The end-to-end tests read one ``make -j2 all`` on a tiny configuration (tiny demo corpus,
+GloVe and BERT, one seed, two epochs) in a temporary MEDNER_ROOT: the session's
+``tiny_study`` fixture (``tests/tiny_study.py``), which the Slurm tests compare with.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-TINY = ["EMBEDDINGS=glove bert", "SEEDS=1", "EPOCHS=2", "DEMO_SIZE=200", "ERRORS_N=3"]
-
-
-def make(*args: str, root: Path, check: bool = True, timeout: float = 900, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Run make in ``cwd`` (the repository) with results, figures and embedding artefacts under ``root``."""
-    env = {**os.environ, "MEDNER_ROOT": str(root)}
-    for name in ("CORPUS", "CORPUS_PATH", "LABEL_MAP", "EMBEDDINGS", "SEEDS", "FRACTIONS", "EPOCHS", "RESULTS", "FIGURES"):
-        env.pop(name, None)  # the caller's environment must not change the configuration under test
-    result = subprocess.run(["make", "--no-print-directory", *args, f"MEDNER_ROOT={root}"], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"make {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
+from tiny_study import REPO, TINY, make
 
 
 def test_help_lists_every_target_with_a_line() -> None:
@@ -57,39 +41,13 @@ def test_run_targets_are_the_run_folders_of_medner_runs(tmp_path) -> None:
     assert written  # executed notebooks go through a temporary name before they are moved into place
 
 
-def frozen_checkout(folder: Path) -> Path:
-    """A copy of what the Makefile reads (sources keep their mtimes), sharing the repository's .venv.
-
-    Make compares the copy's timestamps, so editing the working tree while the test runs
-    cannot make a finished step look out of date; the notebooks still import the
-    installed package, so the code that runs is the repository's.
-    """
-    for name in ("Makefile", "requirements.txt", "constraints.txt", "pyproject.toml"):
-        shutil.copy2(REPO / name, folder / name)
-    for name in ("lib", "notebooks", "embeddings", "tools"):
-        shutil.copytree(REPO / name, folder / name, copy_function=shutil.copy2,
-                        ignore=shutil.ignore_patterns("__pycache__", "cache", "trained", "*.egg-info"))
-    (folder / ".venv").symlink_to(REPO / ".venv")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory) -> tuple[Path, Path]:
-    """(MEDNER_ROOT, checkout) after one ``make -j2 all`` on the tiny configuration."""
-    root = tmp_path_factory.mktemp("study")
-    checkout = frozen_checkout(tmp_path_factory.mktemp("checkout"))
-    result = make("-j2", "all", *TINY, root=root, cwd=checkout)
-    (root / "make.log").write_text(result.stdout + result.stderr, encoding="utf-8")
-    return root, checkout
-
-
 def _files(root: Path) -> dict[Path, float]:
     return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.mark.slow
-def test_make_all_writes_every_step_output(study) -> None:
-    root, _ = study
+def test_make_all_writes_every_step_output(tiny_study) -> None:
+    root, _ = tiny_study
     corpus = root / "results" / "demo"
     assert (corpus / "corpus-stats.json").is_file() and (corpus / "00-corpus.ipynb").is_file()
     for embedding in ("glove", "bert"):
@@ -108,8 +66,8 @@ def test_make_all_writes_every_step_output(study) -> None:
 
 
 @pytest.mark.slow
-def test_the_batch_log_has_one_line_per_epoch_and_no_carriage_returns(study) -> None:
-    root, _ = study
+def test_the_batch_log_has_one_line_per_epoch_and_no_carriage_returns(tiny_study) -> None:
+    root, _ = tiny_study
     log = (root / "make.log").read_text(encoding="utf-8")
     assert "\r" not in log
     assert len(re.findall(r"^epoch +\d+ ", log, flags=re.M)) == 4, log[-3000:]  # 2 runs x 2 epochs, a line each
@@ -118,8 +76,8 @@ def test_the_batch_log_has_one_line_per_epoch_and_no_carriage_returns(study) -> 
 
 
 @pytest.mark.slow
-def test_a_second_make_finds_nothing_to_do(study) -> None:
-    root, checkout = study
+def test_a_second_make_finds_nothing_to_do(tiny_study) -> None:
+    root, checkout = tiny_study
     before = _files(root / "results") | _files(root / "figures")
     assert make("-q", "all", *TINY, root=root, cwd=checkout, check=False).returncode == 0, "make -q: something is out of date"
     again = make("all", *TINY, root=root, cwd=checkout)
@@ -128,8 +86,8 @@ def test_a_second_make_finds_nothing_to_do(study) -> None:
 
 
 @pytest.mark.slow
-def test_editing_one_notebook_or_module_reruns_only_what_depends_on_it(study) -> None:
-    root, checkout = study
+def test_editing_one_notebook_or_module_reruns_only_what_depends_on_it(tiny_study) -> None:
+    root, checkout = tiny_study
 
     def would_run(changed: str) -> set[str]:
         """The notebooks that would run, and "compare" when the comparison data (medner compare) would be computed."""
@@ -152,6 +110,7 @@ def test_editing_one_notebook_or_module_reruns_only_what_depends_on_it(study) ->
     assert would_run("lib/medner/model/fused/kernels.cpp") == would_run("lib/medner/model/fused/lstm.py") >= {"02", "03"}
     # The command line and the benchmarks drive no notebook.
     assert would_run("lib/medner/cli.py") == set()
+    assert would_run("lib/medner/slurm.py") == set()  # where the steps run is not what they compute
     assert would_run("lib/medner/bench/training.py") == would_run("lib/medner/predict.py") == set()
     # Display code shows results and computes nothing: editing it re-runs no step, above all no training.
     assert would_run("lib/medner/display.py") == set()
@@ -170,15 +129,15 @@ def dry_run_without(path: Path, root: Path, checkout: Path) -> str:
 
 
 @pytest.mark.slow
-def test_a_deleted_figure_reruns_only_the_comparison(study) -> None:
-    root, checkout = study
+def test_a_deleted_figure_reruns_only_the_comparison(tiny_study) -> None:
+    root, checkout = tiny_study
     dry = dry_run_without(root / "figures" / "demo" / "02-per-label-f1.png", root, checkout)
     assert set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry)) == {"03"}
     assert "medner compare" not in dry  # redrawn from comparison.json: no statistics computed again
 
 
 @pytest.mark.slow
-def test_a_deleted_comparison_json_is_computed_again_and_redrawn(study) -> None:
-    root, checkout = study
+def test_a_deleted_comparison_json_is_computed_again_and_redrawn(tiny_study) -> None:
+    root, checkout = tiny_study
     dry = dry_run_without(root / "figures" / "demo" / "comparison.json", root, checkout)
     assert "medner compare" in dry and set(re.findall(r"notebooks/(\d\d)-[a-z]+\.ipynb", dry)) == {"03"}

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "medner.evaluation.commands",
     "medner.comparison.commands",
     "medner.bench.commands",
+    "medner.slurm",
 )
 
 

@@ -85,6 +85,9 @@ METRICS_SCHEMA: dict[str, Any] = {
     "environment": {
         "versions": (dict, "python, medner, torch, numpy, transformers, flair, gensim"),
         "hardware": (dict, "platform, processor, cpu_count, torch threads, memory_gb"),
+        "slurm": ((dict, type(None)), "the Slurm job that ran the run (make all RUNNER=slurm): job_id, job_name, "
+                                      "partition, node, cluster, cpus_per_task; null when not under Slurm. "
+                                      "Runs written before it have no such key"),
     },
     "cost": {
         "embedding_seconds": (float, "seconds to read (hit) or compute (miss) the vectors of train+dev+test"),

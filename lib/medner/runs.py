@@ -418,7 +418,7 @@ def _split_summary(docs, sentences) -> dict:
 
 
 def environment() -> dict:
-    """Library versions and hardware, for metrics.json."""
+    """Library versions, hardware and the Slurm job (if any), for metrics.json."""
     versions = {"python": platform.python_version(), "medner": __version__, "torch": torch.__version__, "numpy": np.__version__}
     for name in ("transformers", "flair", "gensim"):
         module = sys.modules.get(name)
@@ -444,7 +444,24 @@ def environment() -> dict:
         "torch_threads": torch.get_num_threads(),
         "memory_gb": memory_gb,
     }
-    return {"versions": versions, "hardware": hardware}
+    return {"versions": versions, "hardware": hardware, "slurm": slurm_job()}
+
+
+def slurm_job() -> dict | None:
+    """The Slurm job this process runs in (``make all RUNNER=slurm``), from the variables Slurm sets in a job's
+    environment; None outside Slurm."""
+    job_id = os.environ.get("SLURM_JOB_ID")
+    if not job_id:
+        return None
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    return {
+        "job_id": job_id,
+        "job_name": os.environ.get("SLURM_JOB_NAME"),
+        "partition": os.environ.get("SLURM_JOB_PARTITION"),
+        "node": os.environ.get("SLURMD_NODENAME"),
+        "cluster": os.environ.get("SLURM_CLUSTER_NAME"),
+        "cpus_per_task": int(cpus) if cpus.isdigit() else None,
+    }
 
 
 # ----------------------------------------------------------------------------------------------- a whole run
