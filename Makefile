@@ -41,6 +41,7 @@ LABEL_MAP ?=
 EMBEDDINGS ?= glove flair bert
 SEEDS ?= 1 2 3
 FRACTIONS ?= 1.0
+FOLDS ?=
 EPOCHS ?= 20
 THREADS ?=
 DEMO_SIZE ?= 3000
@@ -57,7 +58,7 @@ SLURM_EMBED_ARGS ?=
 SLURM_RUN_CPUS ?= $(RUN_THREADS)
 SLURM_RUN_MEM ?= 4G
 SLURM_RUN_ARGS ?=
-STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS EPOCHS THREADS DEMO_SIZE ERRORS_N MEDNER_ROOT RESULTS FIGURES \
+STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS FOLDS EPOCHS THREADS DEMO_SIZE ERRORS_N MEDNER_ROOT RESULTS FIGURES \
 	RUNNER SLURM_ARGS SLURM_EMBED_CPUS SLURM_EMBED_MEM SLURM_EMBED_ARGS SLURM_RUN_CPUS SLURM_RUN_MEM SLURM_RUN_ARGS
 VARIABLE_HELP_CORPUS := corpus name: demo, phee, n2c2-2018, or any name with CORPUS_PATH
 VARIABLE_HELP_CORPUS_PATH := folder of the corpus brat files (phee: ../shared/data/phee when empty)
@@ -65,6 +66,7 @@ VARIABLE_HELP_LABEL_MAP := file mapping the corpus labels to n2c2 names (optiona
 VARIABLE_HELP_EMBEDDINGS := embedding specs to compare (embeddings/<name>.yaml)
 VARIABLE_HELP_SEEDS := training seeds per embedding
 VARIABLE_HELP_FRACTIONS := shares of the training documents (several values: learning curves)
+VARIABLE_HELP_FOLDS := k-fold cross-validation over every document of the corpus (k >= 2); empty: its own test split
 VARIABLE_HELP_EPOCHS := maximum training epochs per run (the learning-rate schedule may stop sooner)
 VARIABLE_HELP_THREADS := torch threads per training run; empty: every core under plain make, one per run under make -jN
 VARIABLE_HELP_DEMO_SIZE := sentences of the generated demo corpus
@@ -165,12 +167,16 @@ LIB_ERRORS := $(LIB_BASE) $(LIB)/run_folder.py $(LIB)/error_browser.py
 
 NB := notebooks
 STATS := $(CORPUS_DIR)/corpus-stats.json
-EMBEDDING_REPORTS := $(foreach e,$(EMBEDDINGS),$(CORPUS_DIR)/embeddings/$(e).json)
+# With FOLDS=k every step but the corpus report runs once per fold (1..k): fold 0 stands for no folds.
+FOLD_IDS := $(if $(FOLDS),$(shell seq 1 $(FOLDS)),0)
+fold_suffix = $(if $(filter-out 0,$1),-fold-$1-of-$(FOLDS))
+fold_params = $(if $(filter-out 0,$1), -p folds $(FOLDS) -p fold $1)
+EMBEDDING_REPORTS := $(foreach e,$(EMBEDDINGS),$(foreach i,$(FOLD_IDS),$(CORPUS_DIR)/embeddings/$(e)$(call fold_suffix,$i).json))
 # The run folder of (embedding, seed, fraction) comes from medner itself (medner.run_folder.RunFolder,
 # through `medner runs folders --make`), written to an included file that make remakes, and then
 # restarts, whenever the study's runs or the layout code change.
 RUNS_CONFIG := $(CORPUS_DIR)/.make/runs.txt
-RUNS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) results=$(abspath $(RESULTS)) embeddings=$(EMBEDDINGS) seeds=$(SEEDS) fractions=$(FRACTIONS)
+RUNS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) results=$(abspath $(RESULTS)) embeddings=$(EMBEDDINGS) seeds=$(SEEDS) fractions=$(FRACTIONS) folds=$(FOLDS)
 RUN_FOLDERS := $(CORPUS_DIR)/.make/run-folders.mk
 ifneq ($(STUDY_GOALS),)
 ifneq ($(RUNS_CONFIG_TEXT),$(file <$(RUNS_CONFIG)))
@@ -180,25 +186,31 @@ endif
 endif
 $(RUN_FOLDERS): $(RUNS_CONFIG) $(LIB)/run_folder.py $(LIB)/corpus/registry.py | $(STAMP)
 	$(BIN)/medner runs folders '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') --results '$(abspath $(RESULTS))' \
-		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --fractions $(FRACTIONS) --make > $@.part && mv -f $@.part $@
-run_dir = $(run_dir.$1.$2.$3)
-RUN_DIRS := $(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(call run_dir,$e,$s,$f))))
+		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --fractions $(FRACTIONS) $(if $(FOLDS),--folds $(FOLDS)) --make > $@.part \
+		&& mv -f $@.part $@
+run_dir = $(run_dir.$1.$2.$3.$4)
+RUN_DIRS := $(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(call run_dir,$e,$s,$f,$i)))))
 RUN_METRICS := $(addsuffix /metrics.json,$(RUN_DIRS))
 ERROR_PAGES := $(addsuffix /errors.html,$(RUN_DIRS))
-COMPARISON := $(FIGURES)/$(CORPUS)/comparison.json
-COMPARE := $(CORPUS_DIR)/03-compare.ipynb
-# Every finished run of the corpus, those the variables above do not name too: the comparison reads them all.
-FINISHED_METRICS := $(wildcard $(CORPUS_DIR)/*/seed-*/metrics.json $(CORPUS_DIR)/*/seed-*/frac-*/metrics.json)
+# A cross-validation is compared on its own, beside the study on the corpus's own split: figures/<corpus>/folds-<k>/.
+FIGURES_DIR := $(FIGURES)/$(CORPUS)$(if $(FOLDS),/folds-$(FOLDS))
+COMPARISON := $(FIGURES_DIR)/comparison.json
+COMPARE := $(CORPUS_DIR)/03-compare$(if $(FOLDS),-folds-$(FOLDS)).ipynb
+# Every finished run of the corpus of this evaluation (the corpus's own split, or these folds), those the variables
+# above do not name too: the comparison reads them all.
+FINISHED_METRICS := $(if $(FOLDS),$(wildcard $(CORPUS_DIR)/*/seed-*/fold-*-of-$(FOLDS)/metrics.json $(CORPUS_DIR)/*/seed-*/fold-*-of-$(FOLDS)/frac-*/metrics.json),$(wildcard $(CORPUS_DIR)/*/seed-*/metrics.json $(CORPUS_DIR)/*/seed-*/frac-*/metrics.json))
 COMPARISON_ARGS = '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') $(if $(LABEL_MAP_ABS),--label-map '$(LABEL_MAP_ABS)') \
-	$(if $(filter demo,$(CORPUS)),--demo-size $(DEMO_SIZE)) --stats '$(abspath $(STATS))' --results '$(abspath $(RESULTS))'
+	$(if $(filter demo,$(CORPUS)),--demo-size $(DEMO_SIZE)) --stats '$(abspath $(STATS))' --results '$(abspath $(RESULTS))' \
+	$(if $(FOLDS),--folds $(FOLDS))
 COMPARE_PARAMS = $(CORPUS_PARAMS) -r stats_path '$(abspath $(STATS))' -r results_root '$(abspath $(RESULTS))' \
-	-r figures_dir '$(abspath $(FIGURES))/$(CORPUS)' -r comparison_path '$(abspath $(COMPARISON))' -p progress lines
+	-r figures_dir '$(abspath $(FIGURES_DIR))' -r comparison_path '$(abspath $(COMPARISON))' -p progress lines \
+	$(if $(FOLDS),-p folds $(FOLDS))
 # A figure or table deleted by hand makes the comparison out of date (03-compare lists what it wrote).
 define newline
 
 
 endef
-COMPARE_WROTE := $(subst $(newline), ,$(file <$(FIGURES)/$(CORPUS)/files.txt))
+COMPARE_WROTE := $(subst $(newline), ,$(file <$(FIGURES_DIR)/files.txt))
 ifneq ($(filter-out $(wildcard $(COMPARE_WROTE)),$(COMPARE_WROTE)),)
 $(COMPARE): .FORCE
 endif
@@ -213,27 +225,31 @@ $(STATS): $(NB)/00-corpus.ipynb $(LIB_BASE) $(LIB)/figures.py $(wildcard $(LIB)/
 
 embeddings: $(STAMP) $(EMBEDDING_REPORTS) ## Prepare every embedding (train in-domain vectors/LMs, fill the cache)
 
-# One embedding's preparation: its runs wait for it, so parallel runs never train the same LM twice.
-$(CORPUS_DIR)/embeddings/%.json: $(NB)/01-embeddings.ipynb $(LIB_EMBED) $(CORPUS_CONFIG) $(CORPUS_FILES) $$(wildcard embeddings/$$*.yaml) | $(STAMP) $(STATS)
-	$(call execute,$<,$(CORPUS_DIR)/embeddings/01-embeddings-$*.ipynb,$(CORPUS_PARAMS) -r embedding '$*' -r report_path '$(abspath $@)' -p progress lines,EMBED)
+# One embedding's preparation (per fold with FOLDS): its runs wait for it, so parallel runs never train the
+# same LM twice. $1 embedding, $2 fold (0: none).
+define embedding_rule
+$(CORPUS_DIR)/embeddings/$1$(call fold_suffix,$2).json: $(NB)/01-embeddings.ipynb $(LIB_EMBED) $(CORPUS_CONFIG) $(CORPUS_FILES) $(wildcard embeddings/$1.yaml) | $(STAMP) $(STATS)
+	$$(call execute,$$<,$(CORPUS_DIR)/embeddings/01-embeddings-$1$(call fold_suffix,$2).ipynb,$(CORPUS_PARAMS) -r embedding '$1'$(call fold_params,$2) -r report_path '$$(abspath $$@)' -p progress lines,EMBED)
+endef
+$(foreach e,$(EMBEDDINGS),$(foreach i,$(FOLD_IDS),$(eval $(call embedding_rule,$e,$i))))
 
 runs: $(STAMP) $(RUN_METRICS) ## Train every run (embedding x seed x fraction); each writes its metrics.json last
 
-# $1 embedding, $2 seed, $3 fraction: one run, executed by 02-train into its run folder.
+# $1 embedding, $2 seed, $3 fraction, $4 fold (0: none): one run, executed by 02-train into its run folder.
 define run_rule
-$(call run_dir,$1,$2,$3)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(CORPUS_DIR)/embeddings/$1.json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) | $(STAMP)
-	$$(call execute,$$<,$(call run_dir,$1,$2,$3)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3 -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines,RUN)
+$(call run_dir,$1,$2,$3,$4)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(CORPUS_DIR)/embeddings/$1$(call fold_suffix,$4).json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) | $(STAMP)
+	$$(call execute,$$<,$(call run_dir,$1,$2,$3,$4)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3$(call fold_params,$4) -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines,RUN)
 	@test -f $$@ || { echo "$$@ was not written by 02-train" >&2; exit 1; }
 
-$(call run_dir,$1,$2,$3)/errors.html: $(call run_dir,$1,$2,$3)/metrics.json $(NB)/04-errors.ipynb $(LIB_ERRORS) | $(STAMP)
-	$$(call execute,$(NB)/04-errors.ipynb,$(call run_dir,$1,$2,$3)/04-errors.ipynb,$(CORPUS_PARAMS) -r run_dir '$(abspath $(call run_dir,$1,$2,$3))' -r page_path '$$(abspath $$@)' -p worst_n $(ERRORS_N))
+$(call run_dir,$1,$2,$3,$4)/errors.html: $(call run_dir,$1,$2,$3,$4)/metrics.json $(NB)/04-errors.ipynb $(LIB_ERRORS) | $(STAMP)
+	$$(call execute,$(NB)/04-errors.ipynb,$(call run_dir,$1,$2,$3,$4)/04-errors.ipynb,$(CORPUS_PARAMS) -r run_dir '$(abspath $(call run_dir,$1,$2,$3,$4))' -r page_path '$$(abspath $$@)' -p worst_n $(ERRORS_N))
 endef
 # A run's rules exist once its folder is known (the included run-folders.mk is read).
-$(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(if $(call run_dir,$e,$s,$f),$(eval $(call run_rule,$e,$s,$f))))))
+$(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(if $(call run_dir,$e,$s,$f,$i),$(eval $(call run_rule,$e,$s,$f,$i)))))))
 
 errors: $(STAMP) $(ERROR_PAGES) ## Static HTML page of the worst documents in every run folder (errors.html)
 
-compare: $(STAMP) $(COMPARE) ## Tables and figures over every run of the corpus (figures/<corpus>/), drawn from comparison.json
+compare: $(STAMP) $(COMPARE) ## Tables and figures over every run of the corpus (figures/<corpus>[/folds-<k>]/), drawn from comparison.json
 
 .PHONY: comparison
 comparison: $(STAMP) $(COMPARISON) ## Only the comparison data: every run of the corpus -> figures/<corpus>/comparison.json

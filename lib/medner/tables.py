@@ -40,11 +40,13 @@ _LATEX_SPECIALS = {
 }
 
 
-def evaluation_scope(evaluation: Mapping[str, Any] | None) -> str | None:
-    """One sentence saying how the runs were tested when it is not the corpus's own test split (k-fold
-    cross-validation), for captions and figure titles; None for the corpus's own split."""
+def evaluation_scope(evaluation: Mapping[str, Any] | None, *, short: bool = False) -> str | None:
+    """How the runs were tested when it is not the corpus's own test split (k-fold cross-validation): one
+    sentence for captions, or a few words (``short``) for figure titles; None for the corpus's own split."""
     if not evaluation or evaluation.get("kind") != "k-fold":
         return None
+    if short:
+        return f"{evaluation['folds']}-fold cross-validation, every document tested once (folds pooled)"
     how = "stratified by label" if evaluation.get("stratified") else "not stratified"
     return (f"{evaluation['folds']}-fold cross-validation ({how}): every document tested once, in its fold; "
             "scores pool the folds' test documents")
