@@ -41,6 +41,25 @@ def test_run_targets_are_the_run_folders_of_medner_runs(tmp_path) -> None:
     assert written  # executed notebooks go through a temporary name before they are moved into place
 
 
+def test_folds_make_one_embedding_preparation_and_one_run_per_fold_and_their_own_comparison(tmp_path) -> None:
+    """FOLDS=3: each embedding is prepared and each run trained once per fold, into the library's fold folders;
+    the comparison of those folds goes to figures/demo/folds-3, beside the fixed split's."""
+    from medner.run_folder import RunFolder
+
+    dry = make("-n", "all", "EMBEDDINGS=glove", "SEEDS=1 2", "FOLDS=3", root=tmp_path).stdout
+    for fold in (1, 2, 3):
+        assert f"-r embedding 'glove' -p folds 3 -p fold {fold} -r report_path '{tmp_path}/results/demo/embeddings/" \
+               f"glove-fold-{fold}-of-3.json'" in dry
+        for seed in (1, 2):
+            folder = RunFolder.of(tmp_path / "results", "demo", "glove", seed, fold=fold, folds=3).path
+            assert str(folder / "02-train.ipynb") in dry and str(folder / "errors.html") in dry
+    assert dry.count("notebooks/02-train.ipynb") == 6 and dry.count("notebooks/01-embeddings.ipynb") == 3
+    assert f"--folds 3 --out '{tmp_path}/figures/demo/folds-3/comparison.json'" in dry
+    assert f"-r figures_dir '{tmp_path}/figures/demo/folds-3'" in dry and "-p folds 3" in dry
+    unfolded = make("-n", "all", "EMBEDDINGS=glove", "SEEDS=1", root=tmp_path).stdout
+    assert "-p folds" not in unfolded and "--folds" not in unfolded and "fold-" not in unfolded  # no FOLDS, no folds
+
+
 def _files(root: Path) -> dict[Path, float]:
     return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
