@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -9,7 +10,14 @@ import stat
 import numpy as np
 import pytest
 
+from filling_disk import FillingDisk
 from medner import files
+
+
+@pytest.fixture
+def disk_with_room(monkeypatch):
+    """``disk_with_room(n)``: from now on the files the atomic writer opens share ``n`` bytes, then fail (ENOSPC)."""
+    return lambda room: FillingDisk(room).patch(monkeypatch)
 
 
 @pytest.fixture
@@ -31,6 +39,47 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_and_no_temporary(tmp_pa
         files.write_file(target, half_then_fail)
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_previous_file_stays(tmp_path, disk_with_room):
+    target = files.write_file(tmp_path / "metrics.json", "old\n")
+    disk_with_room(3)
+    with pytest.raises(files.WriteError) as raised:
+        files.write_json(target, {"scores": list(range(100))})
+    assert raised.value.errno == errno.ENOSPC
+    assert str(raised.value) == (f"could not write {target}: no space left on device (the previous metrics.json is "
+                                 "unchanged; free some space, then run again)")
+    with pytest.raises(files.WriteError, match=r"new.csv: no space left on device \(no new.csv was written; "):
+        files.write_file(tmp_path / "new.csv", b"a,b\n1,2\n")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary, no half file
+
+
+def test_files_that_belong_together_are_all_replaced_or_none(tmp_path, disk_with_room):
+    pdf, png = files.write_files({tmp_path / "figure.pdf": b"old pdf", tmp_path / "figure.png": b"old png"})
+    disk_with_room(len("new pdf"))  # room for the first file only
+    with pytest.raises(files.WriteError, match=r"figure.png: no space left on device \(the previous figure.png is unchanged"):
+        files.write_files({pdf: b"new pdf", png: b"new png"})
+    assert (pdf.read_bytes(), png.read_bytes()) == (b"old pdf", b"old png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.pdf", "figure.png"]
+
+
+def test_a_full_disk_while_filling_a_folder_keeps_the_old_folder(tmp_path):
+    target = tmp_path / "brat"
+    with files.atomic_folder(target) as staging:
+        (staging.path / "a.ann").write_text("old")
+
+    def half_then_full(path):
+        path.write_text("half of the new")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    with pytest.raises(files.WriteError) as raised:
+        with files.atomic_folder(target) as staging:
+            half_then_full(staging.path / "b.ann")
+    assert str(raised.value) == (f"could not write folder {target}: no space left on device (the previous brat is "
+                                 "unchanged; free some space, then run again)")
+    assert [p.read_text() for p in target.iterdir()] == ["old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brat"]
 
 
 def test_files_and_folders_get_the_permissions_of_the_users_umask(tmp_path, group_umask):

@@ -47,10 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from medner.embeddings.base import EmbeddingUnavailableError
+    from medner.files import WriteError
 
     try:
         return int(args.func(args) or 0)
-    except (CommandError, FileNotFoundError, FileExistsError, ValueError, EmbeddingUnavailableError) as exc:
+    except (CommandError, FileNotFoundError, FileExistsError, ValueError, EmbeddingUnavailableError, WriteError) as exc:
         print(f"medner: error: {exc}", file=sys.stderr)
         return 2
 

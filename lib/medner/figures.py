@@ -18,6 +18,7 @@ percentages.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -88,12 +89,18 @@ def styled_figure(stem: str | Path, width: float, height: float) -> Iterator[Fig
     with matplotlib.style.context(STYLE_PATH):
         figure = Figure(figsize=(width, height))
         yield figure
-        # fixed metadata: the same data gives the same bytes, which keeps make's view of the files honest;
-        # format= because the temporary file's name does not end in .pdf or .png
-        files.write_file(stem.with_suffix(".pdf"), lambda temporary: figure.savefig(
-            temporary, format="pdf", metadata={"CreationDate": None, "Creator": "medner"}))
-        files.write_file(stem.with_suffix(".png"), lambda temporary: figure.savefig(
-            temporary, format="png", metadata={"Software": "medner"}))
+        # fixed metadata: the same data gives the same bytes, which keeps make's view of the files honest
+        pdf = _rendered(figure, format="pdf", metadata={"CreationDate": None, "Creator": "medner"})
+        png = _rendered(figure, format="png", metadata={"Software": "medner"})
+        # both or neither: a full disk leaves the previous PDF and PNG as they were
+        files.write_files({stem.with_suffix(".pdf"): pdf, stem.with_suffix(".png"): png})
+
+
+def _rendered(figure: Figure, **options) -> bytes:
+    """The bytes of ``figure`` saved with ``options``, drawn in memory so that only the write can meet a full disk."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, **options)
+    return buffer.getvalue()
 
 
 def _paths(stem: str | Path) -> list[Path]:

@@ -10,11 +10,17 @@ Permissions follow the user's umask, as a plain ``open`` would give them:
 ``tempfile`` creates its files with mode 0600 and its folders with 0700, which
 would make a run folder on a shared group disk unreadable to colleagues, so both
 are given ``0666 & ~umask`` and ``0777 & ~umask`` before they are renamed into place.
+
+A write the storage refuses (a full disk, a quota, a read-only or failing file system) is a
+:class:`WriteError`: one line naming the file or folder, the cause ("no space left on device")
+and that the previous version is unchanged. :func:`write_files` writes several files that belong
+together (a figure's PDF and PNG) so that a failure replaces none of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -32,6 +38,45 @@ import numpy as np
 #: What :func:`atomic_folder` does when the target exists once the new folder is complete: ``"replace"`` it,
 #: ``"keep"`` it, or ask a function of the existing folder whether to keep it.
 IfExists = Union[Literal["replace", "keep"], Callable[[Path], bool]]
+#: What a file-writing function may be given: text (UTF-8), bytes, or a function writing the temporary path.
+Content = Union[str, bytes, Callable[[Path], Any]]
+
+#: The errors by which storage refuses a write, each with what to do: they become a :class:`WriteError`.
+STORAGE_ERRORS: dict[int, str] = {
+    errno.ENOSPC: "free some space",
+    errno.EDQUOT: "free some space within your quota",
+    errno.EFBIG: "write to a file system that takes larger files",
+    errno.EIO: "check the disk",
+    errno.EROFS: "make the file system writable",
+}
+
+
+class WriteError(OSError):
+    """Storage refused a write (``errno`` says how: ``errno.ENOSPC`` for a full disk); the message names the
+    file or folder and says that its previous version, if any, is unchanged."""
+
+
+def _storage_failure(target: Path, error: OSError, *, existed: bool, folder: bool) -> WriteError:
+    """The :class:`WriteError` for ``error`` raised while writing ``target``."""
+    cause = os.strerror(error.errno).lower()
+    kind = "folder " if folder else ""
+    kept = f"the previous {target.name} is unchanged" if existed else f"no {target.name} was written"
+    failure = WriteError(f"could not write {kind}{target}: {cause} ({kept}; "
+                         f"{STORAGE_ERRORS.get(error.errno, 'fix the cause')}, then run again)")
+    failure.errno = error.errno
+    return failure
+
+
+@contextmanager
+def _reporting_storage_failures(target: Path, *, folder: bool = False) -> Iterator[None]:
+    """Turn an OSError of :data:`STORAGE_ERRORS` in the block into a :class:`WriteError` naming ``target``."""
+    existed = target.exists()
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in STORAGE_ERRORS:
+            raise
+        raise _storage_failure(target, error, existed=existed, folder=folder) from error
 
 
 def umask() -> int:
@@ -47,13 +92,38 @@ def umask() -> int:
     return mask
 
 
-def write_file(path: str | os.PathLike[str], content: str | bytes | Callable[[Path], Any]) -> Path:
+def write_file(path: str | os.PathLike[str], content: Content) -> Path:
     """Write ``content`` to ``path`` atomically; returns the path.
 
     ``content`` is text (written as UTF-8), bytes, or a function that writes the file at
-    the temporary path it is given (``torch.save``, a CSV writer, ...).
+    the temporary path it is given (a CSV writer, ...). A refused write is a :class:`WriteError`.
     """
-    target = Path(path)
+    return write_files({path: content})[0]
+
+
+def write_files(contents: Mapping[str | os.PathLike[str], Content]) -> list[Path]:
+    """Write several files that belong together: each to a temporary first, then all renamed into place.
+
+    A write that fails (a full disk) replaces none of them, so a figure's PDF and PNG, or a table's
+    LaTeX and Markdown, never come from two different versions. Returns the paths, in order.
+    """
+    temporaries: dict[Path, Path] = {}
+    try:
+        for path, content in contents.items():
+            target = Path(path)
+            with _reporting_storage_failures(target):
+                temporaries[target] = _written_temporary(target, content)
+        for target, temporary in temporaries.items():
+            with _reporting_storage_failures(target):
+                os.replace(temporary, target)
+    finally:
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)
+    return list(temporaries)
+
+
+def _written_temporary(target: Path, content: Content) -> Path:
+    """A temporary file beside ``target`` holding ``content``, with the umask's permissions (removed on failure)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     temporary = Path(name)
@@ -65,10 +135,10 @@ def write_file(path: str | os.PathLike[str], content: str | bytes | Callable[[Pa
             os.close(handle)
             content(temporary)
         os.chmod(temporary, 0o666 & ~umask())
-        os.replace(temporary, target)
-    finally:
+    except BaseException:
         temporary.unlink(missing_ok=True)
-    return target
+        raise
+    return temporary
 
 
 def write_json(path: str | os.PathLike[str], payload: Any, *, indent: int | None = 1) -> Path:
@@ -120,18 +190,20 @@ def atomic_folder(path: str | os.PathLike[str], *, if_exists: IfExists = "replac
     same work first): ``"replace"`` swaps the new folder in and removes the old one; ``"keep"`` keeps
     the existing folder and discards the new one; a function of the existing folder returns True to keep
     it (a complete one) or False to replace it (a broken one). On an error the temporary folder is
-    removed and ``path`` is left as it was.
+    removed and ``path`` is left as it was; a write the storage refused in the block (a full disk) is a
+    :class:`WriteError` naming ``path``.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write = FolderWrite(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)), target)
-    try:
-        yield write
-        os.chmod(write.path, 0o777 & ~umask())
-        write.published = _publish(write.path, target, if_exists)
-    finally:
-        if write.path.exists():
-            shutil.rmtree(write.path, ignore_errors=True)
+    with _reporting_storage_failures(target, folder=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write = FolderWrite(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)), target)
+        try:
+            yield write
+            os.chmod(write.path, 0o777 & ~umask())
+            write.published = _publish(write.path, target, if_exists)
+        finally:
+            if write.path.exists():
+                shutil.rmtree(write.path, ignore_errors=True)
 
 
 def _publish(temporary: Path, target: Path, if_exists: IfExists, attempts: int = 3) -> bool:

@@ -264,7 +264,10 @@ class RunFolder:
         """model.pt: tensors and plain data only, so :meth:`load_checkpoint` needs no code from the file."""
         import torch
 
-        files.write_file(self.checkpoint_path, lambda temporary: torch.save(checkpoint, temporary))
+        # serialised in memory first: torch.save reports a full disk as a RuntimeError, the writer as a WriteError
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        files.write_file(self.checkpoint_path, buffer.getvalue())
 
     def write_metrics(self, metrics: dict) -> dict:
         """Validate ``metrics`` and write metrics.json, which marks the run finished; returns what was written."""

@@ -248,8 +248,9 @@ def write_per_label_table(table: Mapping[str, Any], stem: str | Path, *, corpus:
 
 
 def _write_latex_and_markdown(stem: str | Path, latex_text: str, markdown_text: str) -> list[Path]:
+    """``<stem>.tex`` and ``<stem>.md``, both or neither (a full disk leaves the previous pair)."""
     stem = Path(stem)
-    return [files.write_file(stem.with_suffix(".tex"), latex_text), files.write_file(stem.with_suffix(".md"), markdown_text)]
+    return files.write_files({stem.with_suffix(".tex"): latex_text, stem.with_suffix(".md"): markdown_text})
 
 
 def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

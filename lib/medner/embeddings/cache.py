@@ -23,9 +23,11 @@ the race discards its copy and reads the winner's.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -217,6 +219,7 @@ class EmbeddingCache:
             if n_tokens:
                 vectors = np.lib.format.open_memmap(temporary / VECTORS, mode="w+", dtype=np.float32,
                                                     shape=(n_tokens, dim))
+                reserve_blocks(temporary / VECTORS)
             else:  # an empty file cannot be memory-mapped
                 vectors = np.zeros((0, dim), dtype=np.float32)
                 np.save(temporary / VECTORS, vectors)
@@ -251,6 +254,22 @@ class EmbeddingCache:
             return True
         except CorruptEntryError:
             return False
+
+
+def reserve_blocks(path: Path) -> None:
+    """Allocate every block of the (sparse) file at ``path`` now.
+
+    Writing into a memory map of a sparse file on a full disk kills the process with SIGBUS, leaving
+    the temporary folder behind; an allocation that does not fit is an OSError (ENOSPC) here instead,
+    which :func:`medner.files.atomic_folder` reports and cleans up. File systems that cannot allocate
+    ahead keep the old behaviour.
+    """
+    with open(path, "r+b") as handle:
+        try:
+            os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
 
 
 def _safe(part: str) -> str:
