@@ -204,6 +204,43 @@ def test_run_folders_carry_the_spec_name_and_the_shortest_fraction(tmp_path):
         RunFolder.of("/r", "demo", str(tmp_path / "missing.yaml"), 1)
 
 
+HOSTILE = "<img src=x onerror=\"alert('x')\"> 'quoted' & ..."  # markup, quotes and dots, but no path separator
+
+
+@pytest.mark.parametrize(("corpus", "embedding", "refused"), [
+    ("../escape", "glove", "corpus name"), ("a/b", "glove", "corpus name"), ("/etc", "glove", "corpus name"),
+    ("..", "glove", "corpus name"), (".", "glove", "corpus name"), ("", "glove", "corpus name"),
+    ("demo", "../../escape", "embedding name"), ("demo", "/tmp/escape", "embedding name"),
+    ("demo", "a\\b", "embedding name"),
+])
+def test_run_folder_names_cannot_leave_the_results_folder(tmp_path, corpus, embedding, refused):
+    with pytest.raises(ValueError, match=f"^{refused}: expected a name that can be one folder or file name "
+                                         r"\(not empty, '\.' or '\.\.', no '/' or '\\'\); given "):
+        RunFolder.of(tmp_path, corpus, embedding, 1)
+    assert not list(tmp_path.iterdir())
+
+
+def test_hostile_names_and_document_ids_stay_data_inside_the_run_folder(tmp_path):
+    from medner.corpus.brat import read_brat_folder
+    from medner.corpus.document import Document
+
+    spec = tmp_path / "...yaml"  # a spec file whose name would be ".."
+    spec.write_text("family: bert\nsource: minilm\n")
+    with pytest.raises(ValueError, match="^embedding name: expected a name"):
+        RunFolder.of(tmp_path / "results", "demo", str(spec), 1)
+    with pytest.raises(ValueError, match="^corpus name: expected a name"):
+        find_runs(tmp_path / "results", "../..")
+    folder = RunFolder.of(tmp_path / "results", HOSTILE, HOSTILE, 1)
+    assert folder.path == tmp_path / "results" / HOSTILE / HOSTILE / "seed-1"
+    escaping = Document("../../../escaped", "text", [])
+    with pytest.raises(ValueError, match=r"^document id: expected a name .*; given '\.\./\.\./\.\./escaped'"):
+        folder.write_predictions([escaping], [])
+    folder.write_predictions([Document(HOSTILE, "text <b>", [])], [])
+    assert [doc.id for doc in read_brat_folder(folder.predictions_dir)] == [HOSTILE]
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert all(p.parts[0] == "results" for p in written if p.name != "...yaml")
+
+
 def test_the_makefile_gets_its_run_folders_from_the_library(tmp_path, capsys):
     from medner.cli import main
 

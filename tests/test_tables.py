@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
+from html.parser import HTMLParser
 
+import mistune
 import pytest
 
 from medner.comparison.study import compute_comparison, read_comparison, write_comparison
 from medner.report_folder import NotDrawable
+from medner.study_order import AVERAGES, SCHEMAS
 from medner.tables import (
     SUMMARY_COLUMNS,
     format_spread,
@@ -176,3 +180,91 @@ def test_format_spread_and_escape():
     assert format_spread(many) == "50.0 ± 1.2"
     assert format_spread(many, latex=True) == r"50.0 $\pm$ 1.2"
     assert latex_escape("a_b&c%") == r"a\_b\&c\%"
+
+
+# ----------------------------------------------------------------------------- names that are not plain words
+
+EVIL_EMBEDDING = "<img src=x onerror=\"alert('x')\"> a|b *c* `d` [e](f) & 50% \\ $x_1$ #, ~^{}"
+EVIL_LABEL = "<script>alert('x')</script> | _Drug_ & \"q\""
+
+
+def _spread(mean: float) -> dict:
+    return {"mean": mean, "sd": 0.01, "min": mean - 0.01, "max": mean + 0.01, "values": [mean - 0.01, mean + 0.01],
+            "seeds": [1, 2]}
+
+
+def _hostile_sections() -> tuple[list[dict], dict]:
+    """The comparison's ``main`` and ``per_label`` for an embedding and a label named with markup and specials."""
+    names, labels = [EVIL_EMBEDDING, "glove"], [EVIL_LABEL, "Drug"]
+    main = [{"embedding": name, "scores": {s: {a: _spread(0.5 + i / 10) for a in AVERAGES} for s in SCHEMAS},
+             "ci": None} for i, name in enumerate(names)]
+    per_label = {"embeddings": names, "labels": labels, "support": {label: 3 for label in labels},
+                 "scores": {label: {name: {s: _spread(0.6) for s in SCHEMAS} for name in names} for label in labels}}
+    return main, per_label
+
+
+class _TableCells(HTMLParser):
+    """The text of every cell of the HTML tables fed, row by row, and every other element met."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.other_elements: list[str] = []
+        self.in_cell = False
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+            self.in_cell = True
+        elif tag not in ("table", "thead", "tbody", "strong"):
+            self.other_elements.append(tag)
+
+    def handle_endtag(self, tag) -> None:
+        self.in_cell = self.in_cell and tag not in ("td", "th")
+
+    def handle_data(self, data) -> None:
+        if self.in_cell:
+            self.rows[-1][-1] += data
+
+
+def _rendered_cells(markdown: str) -> _TableCells:
+    """The Markdown as a renderer that lets raw HTML through shows it (mistune, as nbconvert uses), parsed."""
+    cells = _TableCells()
+    cells.feed(mistune.create_markdown(escape=False, plugins=["table"])(markdown))
+    return cells
+
+
+def test_markdown_tables_show_hostile_names_as_written_and_keep_their_columns():
+    main, per_label = _hostile_sections()
+    cells = _rendered_cells(main_table_markdown(main, corpus="<b>corpus</b>"))
+    assert cells.other_elements == ["p"]  # the note above the table, and no element a name brought in
+    assert [row[0] for row in cells.rows] == ["Embedding", EVIL_EMBEDDING, "glove"]
+    assert {len(row) for row in cells.rows} == {6}
+    cells = _rendered_cells(per_label_table_markdown(per_label, corpus="c"))
+    assert [row[0] for row in cells.rows] == ["Label", EVIL_LABEL, "Drug"] and {len(row) for row in cells.rows} == {6}
+    assert cells.rows[0][2] == f"strict {EVIL_EMBEDDING}"
+
+
+def test_latex_tables_escape_every_special_character_of_a_name():
+    main, per_label = _hostile_sections()
+    escaped = latex_escape(EVIL_EMBEDDING)
+    left = re.sub(r"\\(textbackslash|textasciitilde|textasciicircum|textless|textgreater|textbar)\{\}|\\[&%$#_{}]",
+                  "", escaped)
+    assert not set(left) & set("\\&%$#_{}~^<>|")  # nothing LaTeX would read as markup is left bare
+    text = main_table_latex(main, corpus="my_corpus & <more>")
+    assert r"\label{tab:main-my-corpus-more-}" in text and r"on my\_corpus \& \textless{}more\textgreater{}" in text
+    body = text.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
+    assert body[0].split(" & ")[0] == escaped and all(line.count(" & ") == 5 for line in body)
+    latex = per_label_table_latex(per_label, corpus="c")
+    assert latex_escape(EVIL_LABEL) in latex and EVIL_LABEL not in latex
+
+
+def test_summary_csv_gives_hostile_names_back_as_written(tmp_path):
+    run = {"embedding": EVIL_EMBEDDING + "\nsecond line", "seed": 1, "fraction": 1.0,
+           "scores": {EVIL_LABEL: {"strict": {"f1": 0.5}}}}
+    [path] = write_summary_csv([run], tmp_path / "summary.csv", corpus="a,\"b\"")
+    with path.open(newline="", encoding="utf-8") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert (row["corpus"], row["embedding"], row["label"], row["value"]) == ("a,\"b\"", run["embedding"], EVIL_LABEL, "0.5")

@@ -352,8 +352,9 @@ def render_document(
     gold_items = [(o.gold, o.kind, _keep(o, labels, kinds)) for o in doc_errors.outcomes if o.gold is not None]
     pred_items = [(o.pred, o.kind, _keep(o, labels, kinds)) for o in doc_errors.outcomes if o.pred is not None]
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in doc_errors.counts.items())
-    kinds_attr = " ".join(sorted({o.kind for o in doc_errors.outcomes}))
-    labels_attr = " ".join(sorted({e.label for e in gold.entities} | {e.label for e in pred.entities}))
+    # JSON lists, not space-separated words: a label may hold spaces, quotes or markup
+    kinds_attr = json.dumps(sorted({o.kind for o in doc_errors.outcomes}))
+    labels_attr = json.dumps(sorted({e.label for e in gold.entities} | {e.label for e in pred.entities}))
     body = (
         f'<div class="medner-doc" data-kinds="{html.escape(kinds_attr)}" data-labels="{html.escape(labels_attr)}">'
         f"<h3>{html.escape(gold.id)}</h3>"
@@ -378,12 +379,18 @@ def render_summary_table(summary: dict[str, dict[str, int]]) -> str:
     return f'<table class="medner-summary"><tr><th>label</th>{head}</tr>{rows}</table>'
 
 
+def script_json(value: object) -> str:
+    """``value`` as JSON that is safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` as JSON escapes
+    (``\\u003c``, ...), so that a document id holding ``</script>`` cannot end the element and start markup."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 _FILTER_SCRIPT = """
 function mednerFilter() {
   const kinds = [...document.querySelectorAll('input[name=kind]:checked')].map(e => e.value);
   const labels = [...document.querySelectorAll('input[name=label]:checked')].map(e => e.value);
   document.querySelectorAll('.medner-doc').forEach(doc => {
-    const k = doc.dataset.kinds.split(' '), l = doc.dataset.labels.split(' ');
+    const k = JSON.parse(doc.dataset.kinds), l = JSON.parse(doc.dataset.labels);
     const show = kinds.some(x => k.includes(x)) && labels.some(x => l.includes(x));
     doc.style.display = show ? '' : 'none';
   });
@@ -428,7 +435,7 @@ def write_error_page(
         f"<p>{len(worst)} worst of {len(errors)} documents, ranked by number of errors.</p>"
         f"{render_summary_table(error_summary(errors))}"
         f"<p>error kind: {kind_boxes}</p><p>label: {label_boxes}</p>{_legend()}{docs_html}"
-        f'<script type="application/json" id="medner-worst">{json.dumps([d.doc_id for d in worst])}</script>'
+        f'<script type="application/json" id="medner-worst">{script_json([d.doc_id for d in worst])}</script>'
         "</body></html>"
     )
     return files.write_file(path, page)

@@ -47,3 +47,17 @@ def cache_dir() -> Path:
 def default_phee_path() -> Path:
     """Where the PHEE corpus sits beside a checkout of this project (``../shared/data/phee``)."""
     return PROJECT_ROOT.parent / "shared" / "data" / "phee"
+
+
+def path_part(name: str, what: str) -> str:
+    """``name``, checked to be usable as one folder or file name inside a folder the study owns.
+
+    Corpus names, embedding spec names and document ids become parts of paths under results/ (and
+    the embeddings folder); one holding ``/`` or ``\\``, or being ``.``, ``..`` or empty, would put a
+    file outside its folder, so it is a ValueError naming ``what`` it was and what was given.
+    """
+    text = str(name)
+    if text.strip(".") == "" or any(c in text for c in "/\\\0"):
+        raise ValueError(f"{what}: expected a name that can be one folder or file name (not empty, '.' or '..', "
+                         f"no '/' or '\\'); given {text!r}")
+    return text

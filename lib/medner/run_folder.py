@@ -177,7 +177,9 @@ class RunFolder:
         """The folder of a run: ``<results_root>/<corpus>/<embedding name>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]``.
 
         ``embedding`` is a spec name or the path of a spec file (the folder carries the spec's name);
-        an empty ``results_root`` is :func:`medner.paths.results_dir`.
+        an empty ``results_root`` is :func:`medner.paths.results_dir`. A corpus or embedding name that is
+        not one plain folder name (``../x``, ``a/b``, an absolute path) is a ValueError: no run is written
+        outside ``results_root``.
         """
         from medner.corpus.folds import check_folds
 
@@ -185,7 +187,8 @@ class RunFolder:
             raise ValueError(f"seed: expected an integer >= 0; given {seed!r}")
         check_folds(folds, fold)
         root = Path(results_root) if results_root not in (None, "") else paths.results_dir()
-        folder = root / corpus / embedding_name(embedding) / f"seed-{int(seed)}"
+        parts = paths.path_part(corpus, "corpus name"), paths.path_part(embedding_name(embedding), "embedding name")
+        folder = root.joinpath(*parts, f"seed-{int(seed)}")
         if fold is not None:
             folder = folder / f"fold-{fold}-of-{folds}"
         level = fraction_label(fraction)
@@ -248,6 +251,8 @@ class RunFolder:
         from medner.corpus.brat import write_brat_folder
         from medner.corpus.conll import write_conll
 
+        for document in documents:  # each id names predictions/brat/<id>.ann: it must stay inside that folder
+            paths.path_part(document.id, "document id")
         with files.atomic_folder(self.predictions_dir) as staging:
             write_brat_folder(documents, staging.path, write_text=True)
         files.write_file(self.conll_path, lambda temporary: write_conll(sentences, temporary))
@@ -357,7 +362,8 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
 
 def find_runs(results_root: str | Path | None, corpus: str) -> list[RunFolder]:
     """Every finished run folder of ``corpus`` under ``results_root`` (metrics.json present), sorted by path."""
-    root = (Path(results_root) if results_root not in (None, "") else paths.results_dir()) / corpus
+    root = Path(results_root) if results_root not in (None, "") else paths.results_dir()
+    root = root / paths.path_part(corpus, "corpus name")
     levels = ("*/seed-*", "*/seed-*/frac-*", "*/seed-*/fold-*", "*/seed-*/fold-*/frac-*")
     found = [path for level in levels for path in sorted(root.glob(f"{level}/{RunFolder.METRICS}"))]
     return [RunFolder(p.parent) for p in found]

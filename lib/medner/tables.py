@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,13 @@ _LATEX_SPECIALS = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"\textless{}",  # the default OT1 font would print these three as other glyphs
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
 }
+#: Characters Markdown would read as markup (``<`` and ``&`` as HTML), backslash-escaped: CommonMark's way, which
+#: renderers that escape HTML themselves (mistune, nbconvert) show as written too, where entities would show twice.
+_MARKDOWN_SPECIALS = "\\`*[]|#<>&"
 
 
 def evaluation_scope(evaluation: Mapping[str, Any] | None, *, short: bool = False) -> str | None:
@@ -57,12 +64,29 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIALS.get(c, c) for c in str(text))
 
 
+def latex_key(text: str) -> str:
+    """``text`` as a ``\\label`` key: letters, digits, ``.``, ``:`` and ``-``, any other run of characters a ``-``."""
+    return re.sub(r"[^A-Za-z0-9.:-]+", "-", str(text))
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` as literal Markdown table cell text: ``|`` cannot end the cell, ``*``, backticks, brackets and
+    ``<script>`` are shown, not interpreted. An ``_`` inside a word stays as it is (``bio_clinical``): it
+    never emphasises there."""
+    escaped = "".join("\\" + c if c in _MARKDOWN_SPECIALS else c for c in str(text))
+    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", escaped)
+
+
 def format_spread(spread: Mapping[str, Any], *, latex: bool = False) -> str:
     """ "81.2 ± 0.4": F1 mean and sd over seeds in percent (just the mean for a single seed)."""
     if len(spread["values"]) == 1:
         return f"{100 * spread['mean']:.1f}"
     sign = r" $\pm$ " if latex else " ± "
     return f"{100 * spread['mean']:.1f}{sign}{100 * spread['sd']:.1f}"
+
+
+def _escape(text: str, latex: bool) -> str:
+    return latex_escape(text) if latex else markdown_escape(text)
 
 
 def _bold(text: str, latex: bool) -> str:
@@ -90,7 +114,7 @@ def _main_cells(rows: Sequence[Mapping[str, Any]], latex: bool) -> tuple[list[st
     body = []
     for i, row in enumerate(rows):
         first = row["scores"][keys[0][0]][keys[0][1]]
-        cells = [latex_escape(row["embedding"]) if latex else row["embedding"], str(len(first["values"]))]
+        cells = [_escape(row["embedding"], latex), str(len(first["values"]))]
         for key in keys:
             text = format_spread(row["scores"][key[0]][key[1]], latex=latex)
             cells.append(_bold(text, latex) if i in best[key] and len(rows) > 1 else text)
@@ -134,7 +158,7 @@ def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: s
         r"\begin{table}[t]",
         r"\centering",
         rf"\caption{{{caption}}}",
-        rf"\label{{tab:main-{latex_escape(corpus)}}}",
+        rf"\label{{tab:main-{latex_key(corpus)}}}",
         rf"\begin{{tabular}}{{{columns}}}",
         r"\toprule",
         rf" & & \multicolumn{{{strict_span}}}{{c}}{{Strict}} & \multicolumn{{2}}{{c}}{{Lenient}}"
@@ -167,7 +191,7 @@ def _markdown(header: Sequence[str], body: Sequence[Sequence[str]], align: Seque
 def main_table_markdown(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: str | None = None) -> str:
     """The main results table as Markdown, with a one-line note on what the numbers are."""
     header, body = _main_cells(rows, latex=False)
-    note = f"Test F1 (%) on {corpus}: mean ± sample sd over seeds."
+    note = f"Test F1 (%) on {markdown_escape(corpus)}: mean ± sample sd over seeds."
     if scope:
         note += f" {scope[:1].upper()}{scope[1:]}."
     if any(row["ci"] is not None for row in rows):
@@ -178,10 +202,10 @@ def main_table_markdown(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope
 
 
 def _per_label_cells(table: Mapping[str, Any], latex: bool) -> tuple[list[str], list[list[str]]]:
-    header = ["Label", "Support"] + [f"{schema} {name}" for schema in SCHEMAS for name in table["embeddings"]]
+    header = ["Label", "Support"] + [f"{schema} {_escape(name, latex)}" for schema in SCHEMAS for name in table["embeddings"]]
     body = []
     for label in table["labels"]:
-        cells = [latex_escape(label) if latex else label, str(table["support"][label])]
+        cells = [_escape(label, latex), str(table["support"][label])]
         for schema in SCHEMAS:
             spreads = [table["scores"][label][name][schema] for name in table["embeddings"]]
             best = _best([s["mean"] for s in spreads])
@@ -203,7 +227,7 @@ def per_label_table_latex(table: Mapping[str, Any], *, corpus: str, scope: str |
         r"\centering",
         rf"\caption{{Per-label test F1 (\%) on {latex_escape(corpus)}, mean $\pm$ sample sd over seeds; "
         r"support is the number of gold test entities." + (f" {latex_escape(scope)}." if scope else "") + "}",
-        rf"\label{{tab:per-label-{latex_escape(corpus)}}}",
+        rf"\label{{tab:per-label-{latex_key(corpus)}}}",
         rf"\begin{{tabular}}{{lr{'c' * (2 * n)}}}",
         r"\toprule",
         rf" & & \multicolumn{{{n}}}{{c}}{{Strict}} & \multicolumn{{{n}}}{{c}}{{Lenient}} \\",
@@ -219,7 +243,7 @@ def per_label_table_latex(table: Mapping[str, Any], *, corpus: str, scope: str |
 def per_label_table_markdown(table: Mapping[str, Any], *, corpus: str, scope: str | None = None) -> str:
     """The per-label table as Markdown."""
     header, body = _per_label_cells(table, latex=False)
-    note = f"Per-label test F1 (%) on {corpus}: mean ± sample sd over seeds; support = gold test entities."
+    note = f"Per-label test F1 (%) on {markdown_escape(corpus)}: mean ± sample sd over seeds; support = gold test entities."
     if scope:
         note += f" {scope[:1].upper()}{scope[1:]}."
     return note + "\n\n" + _markdown(header, body, ["l", "r"] + ["c"] * (len(header) - 2))

@@ -73,6 +73,14 @@ def test_changed_fingerprint_or_tokens_or_split_misses(tmp_path):
     np.testing.assert_array_equal(other_tokens[0][2], expected(HashEmbedder("a"), [["50mg"]])[0][0])
 
 
+@pytest.mark.parametrize("corpus", ["..", ".", "../../outside", "/etc", "a/../.."])
+def test_entries_stay_inside_the_cache_whatever_the_corpus_name(tmp_path, corpus):
+    cache = EmbeddingCache(tmp_path / "cache")
+    cached = cache.load_or_compute(HashEmbedder("a"), corpus, "..", SENTENCES, progress=False)
+    assert cached.path.resolve().is_relative_to((tmp_path / "cache").resolve())
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]
+
+
 @pytest.mark.parametrize("damage", ["truncate_vectors", "truncate_offsets", "edit_offsets", "edit_manifest",
                                     "drop_manifest", "garbage_manifest"])
 def test_corrupted_entry_is_detected_and_rebuilt(tmp_path, damage, caplog):

@@ -16,6 +16,7 @@ from medner.embeddings.specs import (
     list_specs,
     load_spec,
     spec_from_dict,
+    trained_folder,
 )
 
 DEFAULTS = {"glove": "glove", "flair": "flair", "bert": "bert"}
@@ -74,6 +75,26 @@ def test_bad_yaml_and_unknown_name(tmp_path):
         load_spec(path)
     with pytest.raises(FileNotFoundError, match="no embedding spec 'nope'.*known specs: .*glove"):
         load_spec("nope")
+
+
+@pytest.mark.parametrize("tag", ["!!python/object/apply:os.system [\"touch {marker}\"]",
+                                 "!!python/object/new:subprocess.Popen [[touch, {marker}]]"])
+def test_a_spec_that_would_make_python_objects_is_refused_in_one_line(tmp_path, tag):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.yaml"
+    path.write_text(f"family: static\nsource: {tag.format(marker=marker)}\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value).startswith(f"{path} line 2: expected plain YAML (mappings, lists, strings, numbers); "
+                                        "found a tag that makes objects, refused")
+    assert "\n" not in str(caught.value) and not marker.exists()
+
+
+def test_trained_artefacts_stay_inside_the_embeddings_folder(tmp_path):
+    spec = load_spec("glove")
+    assert trained_folder(spec, "demo", {}, tmp_path).parent == tmp_path / "demo"
+    with pytest.raises(ValueError, match=r"corpus name: expected a name that can be one folder or file name .*'\.\./x'"):
+        trained_folder(spec, "../x", {}, tmp_path)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("flair") else n

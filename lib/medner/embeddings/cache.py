@@ -273,7 +273,9 @@ def reserve_blocks(path: Path) -> None:
 
 
 def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", part) or "_"
+    """``part`` as one harmless path component: other characters become ``_``, and ``.``/``..`` never stay."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", part)
+    return "_" if safe.strip(".") == "" else safe
 
 
 def corpus_sentences(corpus, split: str) -> list[list[str]]:

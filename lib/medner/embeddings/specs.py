@@ -115,7 +115,11 @@ def load_spec(name_or_path: str | Path) -> EmbeddingSpec:
         known = ", ".join(p.stem for p in spec_files())
         raise FileNotFoundError(f"no embedding spec {text!r} (looked for {path}); known specs: {known}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # safe: a spec from elsewhere cannot run code here
+    except yaml.constructor.ConstructorError as exc:
+        line = f" line {exc.problem_mark.line + 1}" if exc.problem_mark is not None else ""
+        raise SpecError(f"{path}{line}: expected plain YAML (mappings, lists, strings, numbers); found a tag that "
+                        f"makes objects, refused ({exc.problem})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -418,7 +422,7 @@ def trained_folder(spec: EmbeddingSpec, corpus_name: str, input_identity: dict, 
     key = hashlib.sha256(canonical_json({"spec": spec.identity(), "input": input_identity,
                                          "code": EMBEDDING_CODE_VERSION}).encode("utf-8")).hexdigest()[:16]
     base = Path(workdir) if workdir is not None else paths.embeddings_dir() / "trained"
-    return base / corpus_name / f"{spec.name}-{key}"
+    return base / paths.path_part(corpus_name, "corpus name") / f"{spec.name}-{key}"
 
 
 def _trained_artefact(spec: EmbeddingSpec, corpus, input_identity: dict, workdir, train) -> tuple[Path, dict]:
