@@ -108,6 +108,75 @@ def test_load_runs_without_runs_says_where_it_looked(tmp_path):
         load_runs(tmp_path, "demo")
 
 
+def _edit_metrics(results_root, embedding: str, seed: int, edit) -> None:
+    path = results_root / "fake" / embedding / f"seed-{seed}" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    edit(metrics)
+    path.write_text(json.dumps(metrics))
+
+
+def _without_lenient_scores(metrics):  # before the scorer recorded lenient matching
+    del metrics["scores"]["test"]["lenient"]
+
+
+def _without_support(metrics):  # a scorer that gave per-label scores without their support
+    for schema in SCHEMAS:
+        for label in metrics["scores"]["test"][schema]["labels"].values():
+            del label["support"]
+
+
+def _without_parameter_count(metrics):  # before the cost section counted the tagger's weights
+    del metrics["cost"]["trainable_parameters"]
+
+
+@pytest.mark.parametrize(("edit", "key"), [
+    (_without_lenient_scores, "scores.test.lenient"),
+    (_without_support, "scores.test.strict.labels.Drug.support"),
+    (_without_parameter_count, "cost.trainable_parameters"),
+])
+def test_an_older_metrics_file_is_named_with_the_missing_key_and_the_command_that_reruns_it(tmp_path, edit, key):
+    write_fake_study(tmp_path, embeddings=("glove", "bert"), seeds=(1, 2))
+    _edit_metrics(tmp_path, "bert", 2, edit)
+    with pytest.raises(ValueError) as raised:
+        load_runs(tmp_path, "fake")
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith(f"{tmp_path}/fake/bert/seed-2/metrics.json: expected {key}, ")
+    assert f"re-run that run: medner train fake bert --seed 2 --results {tmp_path} --force" in message
+    assert "or delete that metrics.json and run make runs" in message
+
+
+def test_an_older_metrics_file_without_confusion_leaves_the_confusion_out_and_says_so(tmp_path):
+    study = write_fake_study(tmp_path, embeddings=("glove", "bert"), seeds=(1, 2))
+    _edit_metrics(tmp_path, "glove", 1, lambda metrics: metrics.pop("confusion"))
+    data = compute_comparison(tmp_path, "fake", study.gold, n_boot=10, n_shuffles=10, progress=False)
+    assert data["confusion"] == {"span": {}, "token": {}}
+    assert data["missing"]["confusion.span"] == "runs have no span-level confusion"
+
+
+def test_a_run_scored_on_other_labels_is_named_not_a_key_error(tmp_path):
+    write_fake_study(tmp_path, embeddings=("glove", "bert"), seeds=(1, 2))
+
+    def without_ade(metrics):  # scored before the label map brought ADE in
+        for schema in SCHEMAS:
+            del metrics["scores"]["test"][schema]["labels"]["ADE"]
+
+    _edit_metrics(tmp_path, "glove", 2, without_ade)
+    with pytest.raises(ValueError, match=r"glove/seed-2/metrics\.json: expected scores for the labels of the other runs "
+                                         r"\(Drug, .*, ADE\); it lacks ADE: .* medner train fake glove --seed 2 "):
+        load_runs(tmp_path, "fake")
+
+
+def test_medner_compare_names_an_older_run_in_one_line(tmp_path, capsys):
+    study = write_fake_study(tmp_path, embeddings=("glove",), seeds=(1,))
+    _edit_metrics(tmp_path, "glove", 1, _without_parameter_count)
+    status = medner_main(["compare", "fake", "--path", str(study.corpus_path), "--results", str(tmp_path),
+                          "--out", str(tmp_path / "comparison.json"),
+                          "--n-boot", "10", "--n-shuffles", "10", "--progress", "none"])
+    error = capsys.readouterr().err
+    assert status == 2 and error.count("\n") == 1
+    assert error.startswith(f"medner: error: {tmp_path}/fake/glove/seed-1/metrics.json: expected cost.trainable_parameters")
+
+
 def test_run_records_hold_every_test_score_of_every_run(study, runs):
     records = run_records(runs, study.results_root)
     assert [(r["embedding"], r["seed"]) for r in records] == [(r.embedding, r.seed) for r in runs]

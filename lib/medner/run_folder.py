@@ -118,6 +118,9 @@ METRICS_SCHEMA: dict[str, Any] = {
 
 #: What every finished run's metrics.json must hold for anyone to read it (the comparison, the error browser).
 REQUIRED_KEYS: tuple[str, ...] = ("run", "scores", "cost")
+#: What to do about a metrics.json this medner cannot read: the end of every such error.
+RERUN_HINT = ("written by another version of medner or cut short: re-run that run (medner train ... --force), "
+              "or delete that metrics.json and run make runs")
 
 
 def validate_metrics(metrics: dict, schema: dict | None = None, where: str = "metrics") -> None:
@@ -292,16 +295,17 @@ class RunFolder:
         missing = [key for key in REQUIRED_KEYS if key not in metrics]
         if missing:
             raise ValueError(f"{self.metrics_path}: expected top-level keys {', '.join(REQUIRED_KEYS)}; "
-                             f"missing {', '.join(missing)}")
+                             f"missing {', '.join(missing)}; {RERUN_HINT}")
         version = metrics.get("schema_version", 1)
         if version not in READABLE_SCHEMA_VERSIONS:
             raise ValueError(f"{self.metrics_path}: schema_version {version!r}; this medner reads "
-                             f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}")
-        for key in ("corpus", "embedding", "seed", "fraction"):
-            if key not in metrics["run"]:
-                raise ValueError(f"{self.metrics_path}: expected run.{key} in metrics.json")
-        if "test" not in metrics["scores"]:
-            raise ValueError(f"{self.metrics_path}: expected scores.test in metrics.json")
+                             f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}; {RERUN_HINT}")
+        for section, keys in (("run", ("corpus", "embedding", "seed", "fraction")), ("scores", ("test",))):
+            if not isinstance(metrics[section], dict):
+                raise ValueError(f"{self.metrics_path}: expected {section} to be an object; {RERUN_HINT}")
+            for key in keys:
+                if key not in metrics[section]:
+                    raise ValueError(f"{self.metrics_path}: expected {section}.{key} in metrics.json; {RERUN_HINT}")
         return metrics
 
     def fold_options(self) -> dict[str, Any]:

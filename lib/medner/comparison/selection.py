@@ -12,6 +12,8 @@ whose confusion counts and costs are the folds' sums, and whose predictions are 
 
 from __future__ import annotations
 
+import shlex
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,16 @@ from medner.study_order import AVERAGES, SCHEMAS, embedding_order, label_order
 TIDY_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "tp", "fp", "fn", "support")
 #: The metrics of :data:`TIDY_METRICS` that are counts (integers); the others are scores in 0..1.
 COUNT_METRICS: tuple[str, ...] = ("tp", "fp", "fn", "support")
+#: Every key of a run's metrics.json the comparison reads, dotted (``*``: every label). The others it reads
+#: (``confusion``, ``best_epoch``, ``config.embedding.training_record``) may be absent: it says what it left out.
+COMPARED_KEYS: tuple[str, ...] = (
+    *(f"scores.test.{schema}.micro.{metric}" for schema in SCHEMAS for metric in ("precision", "recall", "f1", "tp", "fp", "fn")),
+    *(f"scores.test.{schema}.macro.{metric}" for schema in SCHEMAS for metric in ("precision", "recall", "f1")),
+    *(f"scores.test.{schema}.labels.*.{metric}" for schema in SCHEMAS for metric in TIDY_METRICS),
+    "cost.embedding_seconds", "cost.training_seconds", "cost.trainable_parameters",
+)
+#: What the comparison also reads of a cross-validated run's metrics.json.
+COMPARED_FOLD_KEYS: tuple[str, ...] = ("corpus.split_record",)
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,9 @@ def load_runs(results_root: str | Path | None, corpus: str, folds: int | None = 
 
     The run's key is read from its ``metrics.json``; a run whose ``run.corpus`` is not ``corpus``
     is an error, because mixing corpora in one table would be silently wrong, and so are two
-    folders holding the same key. Raises FileNotFoundError when there is no such finished run.
+    folders holding the same key, a run scored on other labels than the rest, and a metrics.json lacking a
+    key the comparison reads (:data:`COMPARED_KEYS`; written by an older medner): each error names the run
+    and the command that re-runs it. Raises FileNotFoundError when there is no such finished run.
     """
     singles = [run for run in finished_runs(results_root, corpus) if run.folds == folds]
     if not singles:
@@ -64,6 +78,7 @@ def load_runs(results_root: str | Path | None, corpus: str, folds: int | None = 
         kind = "on the corpus's own split" if folds is None else f"of a {folds}-fold cross-validation"
         raise FileNotFoundError(f"no finished run {kind} under {root / corpus} "
                                 "(expected <embedding>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]/metrics.json)")
+    check_same_labels(singles, results_root)
     runs = [r for r in singles if r.fold is None] + pool_folds([r for r in singles if r.fold is not None])
     order = {name: i for i, name in enumerate(embedding_order(r.embedding for r in runs))}
     runs.sort(key=lambda r: (order[r.embedding], r.fraction, r.seed))
@@ -85,9 +100,71 @@ def finished_runs(results_root: str | Path | None, corpus: str) -> list[Run]:
         key = metrics["run"]
         if key["corpus"] != corpus:
             raise ValueError(f"{folder.metrics_path}: run.corpus is {key['corpus']!r}, expected {corpus!r}")
+        check_comparable(metrics, folder, results_root)
         runs.append(Run(str(key["embedding"]), int(key["seed"]), float(key["fraction"]), folder, metrics,
                         fold=key.get("fold"), folds=key.get("folds")))
     return runs
+
+
+def check_same_labels(runs: Sequence[Run], results_root: str | Path | None = None) -> None:
+    """Raise ValueError naming the first run scored on other labels than most runs (another version of the corpus
+    or of its label map): its scores cannot share a table with theirs."""
+    label_sets = [frozenset(run.metrics["scores"]["test"]["strict"]["labels"]) for run in runs]
+    common = Counter(label_sets).most_common(1)[0][0] if runs else frozenset()
+    for run, labels in zip(runs, label_sets):
+        if labels != common:
+            lacking, extra = label_order(common - labels), label_order(labels - common)
+            differences = "; ".join(part for part in (lacking and f"lacks {', '.join(lacking)}",
+                                                      extra and f"has {', '.join(extra)} besides") if part)
+            raise ValueError(f"{run.folder.metrics_path}: expected scores for the labels of the other runs "
+                             f"({', '.join(label_order(common))}); it {differences}: it was scored on another version "
+                             f"of the corpus or its label map; re-run that run: "
+                             f"{rerun_command(run.metrics['run'], results_root)} (with the --path or --label-map of the "
+                             "others), or move it to another results folder")
+
+
+def check_comparable(metrics: Mapping[str, Any], folder: RunFolder, results_root: str | Path | None) -> None:
+    """Raise ValueError when a run's ``metrics`` lack a key of :data:`COMPARED_KEYS` (a run written by an older
+    medner, or a file cut short): one line naming its metrics.json, the key, and the command that re-runs it."""
+    keys = COMPARED_KEYS + (COMPARED_FOLD_KEYS if metrics["run"].get("fold") is not None else ())
+    missing = next((found for dotted in keys if (found := missing_key(metrics, dotted))), None)
+    if missing is None:
+        return
+    version = metrics.get("schema_version", 1)
+    raise ValueError(f"{folder.metrics_path}: expected {missing}, which this metrics.json (schema_version {version}) "
+                     f"lacks: it was written by an older medner or cut short; re-run that run: "
+                     f"{rerun_command(metrics['run'], results_root)} (adding the --path or --label-map it had, if any), "
+                     "or delete that metrics.json and run make runs")
+
+
+def missing_key(metrics: Mapping[str, Any], dotted: str) -> str | None:
+    """The first key of the dotted path ``dotted`` (``*``: every key of a mapping) that ``metrics`` lacks, dotted
+    (a value that is not a mapping where one is needed lacks every key under it); None when all are there."""
+    def walk(node: Any, parts: list[str], done: list[str]) -> str | None:
+        if not parts:
+            return None
+        if not isinstance(node, Mapping):
+            return ".".join(done + parts)
+        head, rest = parts[0], parts[1:]
+        if head == "*":
+            return next((found for key, child in node.items() if (found := walk(child, rest, [*done, str(key)]))), None)
+        if head not in node:
+            return ".".join([*done, head])
+        return walk(node[head], rest, [*done, head])
+
+    return walk(metrics, dotted.split("."), [])
+
+
+def rerun_command(run: Mapping[str, Any], results_root: str | Path | None) -> str:
+    """The ``medner train`` command that trains the run ``run`` (a metrics.json's ``run``) again, over the old one."""
+    words = ["medner", "train", str(run["corpus"]), str(run["embedding"]), "--seed", str(run["seed"])]
+    if float(run["fraction"]) != 1.0:
+        words += ["--fraction", f"{float(run['fraction']):g}"]
+    if run.get("fold") is not None:
+        words += ["--folds", str(run["folds"]), "--fold", str(run["fold"])]
+    if results_root not in (None, ""):
+        words += ["--results", str(results_root)]
+    return shlex.join([*words, "--force"])
 
 
 def main_fraction(runs: Sequence[Run]) -> float:

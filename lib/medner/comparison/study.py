@@ -175,11 +175,13 @@ def _significance(runs: Sequence[Run], gold: list | None, missing: dict[str, str
 
 
 def _confusion(runs: Sequence[Run], missing: dict[str, str]) -> dict[str, dict[str, Any]]:
-    confusion = {"span": confusion_matrices(runs, "span"), "token": {}}
-    if has_confusion(runs, "token"):
-        confusion["token"] = confusion_matrices(runs, "token")
-    else:
-        missing["confusion.token"] = "runs have no token-level confusion"
+    """Both confusion sections; one that some run lacks (written by an older medner) is empty, and said so."""
+    confusion: dict[str, dict[str, Any]] = {"span": {}, "token": {}}
+    for kind in confusion:
+        if has_confusion(runs, kind):
+            confusion[kind] = confusion_matrices(runs, kind)
+        else:
+            missing[f"confusion.{kind}"] = f"runs have no {kind}-level confusion"
     return confusion
 
 
