@@ -39,7 +39,9 @@ def test_one_parameters_cell_of_flat_literals_each_with_a_comment(notebook) -> N
     assert len(tagged) == 1, f"{name}: expected exactly one cell tagged parameters, found {len(tagged)}"
     source = nb.cells[tagged[0]].source
     for statement in ast.parse(source).body:
-        assert isinstance(statement, (ast.Assign, ast.AnnAssign)), f"{name}: {ast.unparse(statement)} is not an assignment"
+        # annotated with its type: the validation cell's check_parameters(globals()) reads __annotations__
+        assert isinstance(statement, ast.AnnAssign), f"{name}: {ast.unparse(statement)} is not 'name: type = value'"
+        assert ast.unparse(statement.annotation) in ("str", "int", "float", "bool"), ast.unparse(statement)
         ast.literal_eval(statement.value)  # flat literal, nothing computed
     for line in source.splitlines():
         assert "  # " in line, f"{name}: parameter line without a comment: {line}"
@@ -53,7 +55,7 @@ def test_a_validation_cell_follows_and_every_later_cell_is_one_statement(noteboo
     code = [c for c in nb.cells if c.cell_type == "code"]
     position = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
     validation = code[position + 1].source
-    assert "check_" in validation, f"{name}: the cell after the parameters should check them"
+    assert validation.startswith("check_parameters(globals())"), f"{name}: the cell after the parameters should check them"
     steps = code[position + 2:]
     assert steps, f"{name}: no step after the validation cell"
     for cell in steps:

@@ -3,14 +3,61 @@ expected and what was given, raised before any work starts."""
 
 from __future__ import annotations
 
+import ast
+import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from medner import paths
+from medner.corpus.textfile import excerpt
+
+#: The comment papermill opens the cell it injects with (papermill.translators.Translator.codify).
+PAPERMILL_CELL_HEADER = "# Parameters"
+#: Parameter types by name, for annotations recorded as strings.
+_TYPES: dict[object, type] = {"str": str, "int": int, "float": float, "bool": bool}
 
 #: Progress modes the notebooks accept: ``auto`` picks ``bar`` or ``lines``.
 PROGRESS_MODES: tuple[str, ...] = ("auto", "bar", "lines", "none")
+
+
+def check_parameters(namespace: Mapping[str, object]) -> None:
+    """Refuse a parameter the notebook does not declare, or a declared one of the wrong type; the validation cell's first call.
+
+    ``namespace`` is the notebook's ``globals()``. The declared parameters are the annotated assignments
+    of its ``parameters`` cell (``seed: int = 1  # ...``), which Python records in ``__annotations__``;
+    the names papermill set are the assignments of the cell it injects after that one, found in the
+    kernel's input history ``In`` by the comment papermill opens it with. papermill itself only warns
+    about a name the notebook does not declare, so a typo (``-p max_epoch 0``) would run with the default.
+    """
+    declared = {name: _TYPES.get(kind, kind) for name, kind in dict(namespace.get("__annotations__", {})).items()}
+    unknown = [name for name in injected_parameter_names(namespace.get("In", ())) if name not in declared]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(declared), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ValueError(f"{unknown[0]}: not a parameter of this notebook{hint}; expected one of {', '.join(declared)}")
+    for name, kind in declared.items():
+        check_type(name, namespace[name], kind)
+
+
+def injected_parameter_names(history: Sequence[str]) -> list[str]:
+    """The names assigned by the last cell of ``history`` that papermill injected (none when it injected none)."""
+    injected = [source for source in history if source.startswith(PAPERMILL_CELL_HEADER + "\n")]
+    if not injected:
+        return []
+    return [target.id for statement in ast.parse(injected[-1]).body if isinstance(statement, ast.Assign)
+            for target in statement.targets if isinstance(target, ast.Name)]
+
+
+def check_type(name: str, value: object, kind: type) -> None:
+    """Raise ValueError unless ``value`` is a ``kind``: an int passes for a float, a bool never passes for a number."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = {bool: isinstance(value, bool), int: number and isinstance(value, int), float: number}.get(kind)
+    if not (isinstance(value, kind) if ok is None else ok):
+        words = {bool: "True or False", int: "an integer", float: "a number", str: "a string"}.get(kind, kind.__name__)
+        given = excerpt(value) if isinstance(value, str) else repr(value)
+        type_name = type(value).__name__
+        raise ValueError(f"{name}: expected {words}; given {given} ({'an' if type_name[0] in 'aeiou' else 'a'} {type_name})")
 
 
 def check_choice(name: str, value: object, allowed: Iterable[object]) -> None:
@@ -81,6 +128,9 @@ def check_corpus(corpus: str, corpus_path: str, label_map: str) -> tuple[Path | 
         folder = check_existing("corpus_path", corpus_path, kind="folder")
     elif corpus == "phee":
         folder = check_existing("corpus_path (default PHEE location)", paths.default_phee_path(), kind="folder")
+    elif corpus not in CORPUS_NAMES:
+        raise ValueError(f"corpus: expected one of {', '.join(CORPUS_NAMES)}, or another name together with corpus_path "
+                         f"(the folder of its brat files); given {excerpt(corpus)} and no corpus_path")
     elif corpus != "demo":
         raise ValueError(
             f"corpus_path: corpus {corpus!r} is read from disk, so expected the folder holding its brat files; given ''"

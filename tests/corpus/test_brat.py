@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,72 @@ def test_phee_reads_strictly_with_its_quirks(phee_path):
     for doc in docs:
         for entity in doc.entities:
             assert entity.text == doc.entity_text(entity.fragments)
+
+
+# -- bad input (issue 16) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("which", ["txt", "ann"])
+def test_bytes_that_are_not_utf8_name_the_file_line_and_byte(tmp_path, which, strict):
+    text = "Line one\nTake caf\xe9 aspirin.\n"
+    ann = "T1\tDrug 20 27\taspirin\n#1\tAnnotatorNotes T1\tcaf\xe9\n"
+    txt = write_pair(tmp_path, "cp", text.encode("cp1252") if which == "txt" else text,
+                     ann.encode("cp1252") if which == "ann" else ann)
+    with pytest.raises(BratFormatError) as info:
+        read_brat_document(txt, strict=strict)
+    assert str(info.value).startswith(f"{tmp_path / f'cp.{which}'}:2: expected UTF-8 text, found byte 0xe9")
+    assert "\n" not in str(info.value)
+
+
+def test_a_lone_carriage_return_ends_a_line_instead_of_hiding_the_next(tmp_path):
+    text = "Patient on aspirin 81 mg daily."
+    ann = "T1\tDrug 11 18\taspirin\n#1\tAnnotatorNotes T1\tok\rT2\tStrength 19 24\t81 mg\n"
+    counts = AnnotationCounts()
+    doc = read_brat_document(write_pair(tmp_path, "cr", text, ann), counts=counts)
+    assert [(e.id, e.text) for e in doc.entities] == [("T1", "aspirin"), ("T2", "81 mg")]
+    assert dict(counts.lines) == {"T": 2, "#": 1}
+
+
+def test_messages_quote_an_excerpt_of_a_huge_line(tmp_path):
+    huge = "T1\tDrug 0 7\t" + "x" * 5_000_000
+    txt = write_pair(tmp_path, "huge", "aspirin", f"{huge}\n")
+    with pytest.raises(BratFormatError) as info:
+        read_brat_document(txt)
+    message = str(info.value)
+    assert len(message) < 400 and "(5000000 characters)" in message and message.startswith(f"{tmp_path / 'huge.ann'}:1: ")
+
+
+@pytest.mark.parametrize("offsets", ["0 " + "9" * 5000, "\u0663 7", "0 \uff17", "0 7.0", "-1 7"])
+def test_offsets_that_are_not_short_ascii_numbers_are_a_format_error(tmp_path, offsets):
+    txt = write_pair(tmp_path, "num", "aspirin", f"T1\tDrug {offsets}\taspirin\n")
+    with pytest.raises(BratFormatError, match=r"num.ann:1: expected a fragment 'start end' of two integers"):
+        read_brat_document(txt)
+
+
+@pytest.mark.parametrize("line", ["R1\tStrength-Drug Arg1:T2 Arg2:T9", "E1\tStop:T9", "A1\tNegated T9",
+                                  "#1\tAnnotatorNotes T9\tnote", "*\tEquiv T1 T9", "N1\tReference T9 RxNorm:1\tx"])
+def test_a_line_naming_a_missing_id_is_an_error_or_a_counted_skip(tmp_path, line):
+    txt = write_pair(tmp_path, "ref", TEXT, f"T1\tDrug 11 18\taspirin\nT2\tStrength 19 24\t81 mg\n{line}\n")
+    with pytest.raises(BratFormatError, match=r"ref.ann:3: expected the ids .* found 'T9', which no line defines"):
+        read_brat_document(txt)
+    counts = AnnotationCounts()
+    with pytest.warns(UserWarning, match="ref.ann:3: "):
+        doc = read_brat_document(txt, strict=False, counts=counts)
+    assert len(doc.entities) == 2 and counts.skipped == 1 and dict(counts.lines) == {"T": 2}
+
+
+@pytest.mark.parametrize("label", ["Dr\x00ug", "Drug\x0b", "Drug\u2028x", "Drug\x85"])
+def test_labels_with_control_characters_or_whitespace_are_refused(tmp_path, label):
+    txt = write_pair(tmp_path, "lab", "aspirin", f"T1\t{label} 0 7\taspirin\n")
+    with pytest.raises(BratFormatError, match="lab.ann:1: expected a label without whitespace or control characters"):
+        read_brat_document(txt)
+
+
+def test_a_five_megabyte_one_line_document_is_read_in_linear_time(tmp_path):
+    text = "y" * 5_000_000 + " aspirin"
+    txt = write_pair(tmp_path, "long", text, f"T1\tDrug 5000001 5000008\taspirin\nT2\tDrug 0 5000000\t{'y' * 5_000_000}\n")
+    start = time.perf_counter()
+    doc = read_brat_document(txt)
+    assert time.perf_counter() - start < 5.0
+    assert [e.text for e in doc.entities] == ["y" * 5_000_000, "aspirin"]

@@ -81,3 +81,42 @@ def test_errors(tmp_path):
     untagged[0].tags = None
     with pytest.raises(ValueError, match="found no tags"):
         write_conll(untagged, tmp_path / "x.conll")
+
+
+# -- bad input (issue 16) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("aspirin\tB-Drug\ncaf\xe9\tO\n".encode("cp1252"), r"bad.conll:2: expected UTF-8 text, found byte 0xe9"),
+        ("aspirin\t0\t7\tB-Drug\nmg\t8\t\u00b2\tO\n".encode(), r"bad.conll:2: expected columns \(token, start, end, tag\)"),
+        (b"aspirin\tB-Drug\n\tO\n", r"bad.conll:2: expected a token in the first column"),
+        (b"aspirin\tB-Drug\nmg\t\n", r"bad.conll:2: expected a tag without whitespace in the last column"),
+        (b"aspirin\t5\t12\tB-Drug\nmg\t0\t2\tO\n", r"bad.conll:2: expected a token starting at or after 12"),
+        (b"-DOCSTART-\tnote\n\nx\tO\n\n-DOCSTART-\tnote\n\ny\tO\n",
+         r"bad.conll:5: expected each document id once, found 'note' again \(first on line 1\)"),
+        (("aspirin\t0\t7\tB-Drug\nx\t" + "9" * 5000 + "\t5007\tO\n").encode(),
+         r"bad.conll:2: expected columns \(token, start, end, tag\) like the first token line, found .*\.\.\. \(5009 characters\)"),
+    ],
+)
+def test_bad_rows_are_a_conll_format_error_naming_file_and_line(tmp_path, content, message):
+    path = tmp_path / "bad.conll"
+    path.write_bytes(content)
+    with pytest.raises(ConllFormatError, match=message) as info:
+        read_conll(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+
+
+def test_a_huge_row_gives_a_short_message(tmp_path):
+    path = tmp_path / "huge.conll"
+    path.write_text("aspirin\tB-Drug\n" + "x" * 5_000_000 + "\n", encoding="utf-8")
+    with pytest.raises(ConllFormatError, match=r"huge.conll:2: expected columns \(token, tag\)") as info:
+        read_conll(path)
+    assert len(str(info.value)) < 400 and "(5000000 characters)" in str(info.value)
+
+
+def test_a_lone_carriage_return_ends_a_row(tmp_path):
+    path = tmp_path / "cr.conll"
+    path.write_bytes(b"aspirin\tB-Drug\rdaily\tB-Frequency\r\rStop\tO\r")
+    assert [(s.words, s.tags) for s in read_conll(path)] == [(["aspirin", "daily"], ["B-Drug", "B-Frequency"]), (["Stop"], ["O"])]

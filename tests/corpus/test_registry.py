@@ -163,3 +163,61 @@ def test_phee_label_map_and_ignored_counts(phee_path):
     assert mapped + sum(corpus.ignored.values()) == corpus.annotation_lines["lines"]["T"]
     # README table of the PHEE copy: Drug 3596 / 1211 / 1221
     assert [sum(e.label == "Drug" for d in corpus.splits[s] for e in d.entities) for s in registry.SPLITS] == [3596, 1211, 1221]
+
+
+# -- bad input (issue 16) ---------------------------------------------------------------------------------
+
+
+def test_a_label_map_keeping_none_of_the_corpus_labels_is_refused(tmp_path):
+    for split in registry.SPLITS:
+        make_brat_folder(tmp_path / "c" / split, 2, labels=("Medication", "Freq"), prefix=split)
+    unused = tmp_path / "n2c2.tsv"
+    unused.write_text("Drug\tDrug\nFrequency\tFrequency\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"label map .*n2c2.tsv: expected some of the labels it keeps \(Drug, Frequency\) "
+                                         r"in .*, found none \(the corpus's labels: Freq, Medication\)") as info:
+        load_corpus("brat", path=tmp_path / "c", label_map=unused)
+    assert "\n" not in str(info.value)
+
+
+def test_a_label_map_typo_warns_and_names_the_label_it_ignores(tmp_path):
+    for split in registry.SPLITS:
+        make_brat_folder(tmp_path / "c" / split, 2, labels=("Medication", "Freq"), prefix=split)
+    typo = tmp_path / "typo.tsv"
+    typo.write_text("Medication\tDrug\nFrq\tFrequency\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"typo.tsv: label 'Frq' \(kept as 'Frequency'\) occurs nowhere in .*; "
+                                         r"did you mean 'Freq', whose 6 entities are ignored\?"):
+        corpus = load_corpus("brat", path=tmp_path / "c", label_map=typo)
+    assert corpus.labels == ("Drug",) and corpus.ignored == {"Freq": 6}
+
+
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ({"train": 3, "dev": 0, "test": 2}, r"found none in dev: its dev/ folder holds no .txt file"),
+        ({"train": 1, "test": 1}, r"found none in dev: a seeded dev split needs at least two documents in train/, found 1 "),
+        ({"": 2}, r"found none in dev, test: a seeded 80/10/10 split needs at least three documents, found 2"),
+    ],
+)
+def test_a_split_without_documents_is_refused(tmp_path, layout, message):
+    for split, n_docs in layout.items():
+        (tmp_path / "c" / split).mkdir(parents=True, exist_ok=True)
+        make_brat_folder(tmp_path / "c" / split, n_docs, prefix=split or "doc")
+    with pytest.raises(ValueError, match=r"expected documents in each of train, dev and test, " + message):
+        load_corpus("brat", path=tmp_path / "c")
+
+
+def test_a_document_of_only_whitespace_and_test_documents_without_entities_are_read(tmp_path):
+    for split in registry.SPLITS:
+        make_brat_folder(tmp_path / "c" / split, 2, prefix=split)
+    (tmp_path / "c" / "test" / "blank.txt").write_text(" \n\t\r\n ", encoding="utf-8")
+    (tmp_path / "c" / "test" / "plain.txt").write_text("No medication today.", encoding="utf-8")
+    corpus = load_corpus("brat", path=tmp_path / "c")
+    by_id = {doc.id: doc for doc in corpus.splits["test"]}
+    assert by_id["blank"].entities == [] and by_id["blank"].text == " \n\t\r\n "
+    assert by_id["plain"].entities == [] and corpus.annotation_lines["documents_without_ann"] == 2
+
+
+def test_a_negative_corpus_seed_is_refused(tmp_path):
+    make_brat_folder(tmp_path / "mine", 5)
+    with pytest.raises(ValueError, match="seed: expected an integer >= 0; given -1"):
+        load_corpus(str(tmp_path / "mine"), seed=-1)

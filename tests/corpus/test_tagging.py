@@ -205,3 +205,22 @@ def test_report_counts_add_up_and_list_labels_in_priority_order():
     report.kept.update({"ADE": 2, "Drug": 1})
     assert report.labels() == ["Drug", "ADE", "Custom"]
     assert report.as_dict()["total"]["gold"] == 4
+
+
+def test_whitespace_only_and_entity_free_documents_tag_decode_and_score_without_error():
+    """Bad input (issue 16): a document of only whitespace has no sentence and decodes to no entity; a test
+    document without entities is scored, a prediction on it counting as spurious."""
+    from medner.evaluation.span import score_documents
+
+    blank = Document("blank", " \n\t\r\n  ")
+    plain = Document("plain", "No medication today.")
+    sentences, report = tag_documents([blank, plain])
+    assert [s.doc_id for s in sentences] == ["plain"] and report.as_dict()["total"]["gold"] == 0
+    tags = [["O"] * len(s) for s in sentences]
+    tags[0][1] = "B-Drug"  # a spurious prediction on "medication"
+    predicted = decode_documents([blank, plain], sentences, tags)
+    assert [(d.id, [e.text for e in d.entities]) for d in predicted] == [("blank", []), ("plain", ["medication"])]
+    scores = score_documents([blank, plain], predicted, labels=["Drug"])
+    assert scores["documents"] == {"scored": 2, "missing_predictions": 0}
+    strict = scores["strict"]["micro"]
+    assert (strict["tp"], strict["fp"], strict["fn"]) == (0, 1, 0) and strict["f1"] == 0.0

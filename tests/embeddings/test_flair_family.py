@@ -72,6 +72,12 @@ def test_embedder_gives_one_vector_per_token_forward_then_backward(tiny_lms):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_characters_the_language_model_never_saw_get_finite_vectors(tiny_lms):
+    """A token no tokenizer knows (an emoji, CJK, a zero-width space, a control character) still gets one vector."""
+    (vectors,) = FlairCharLMEmbedder(*tiny_lms).embed([["5", "µg", "😀", "阿司匹林", "\u200b", "\x07"]])
+    assert vectors.shape == (6, 32) and np.isfinite(vectors).all()
+
+
 @pytest.mark.slow
 def test_training_is_deterministic_by_seed(tiny_lms, tmp_path):
     again = train_flair_lm(PARAGRAPH, tmp_path / "again", is_forward=True, **TINY)

@@ -300,6 +300,16 @@ def test_minilm_end_to_end(monkeypatch):
     np.testing.assert_allclose(ours, np.asarray(tokens)[1:7], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
+def test_minilm_gives_every_word_a_vector_beyond_its_limit_and_for_words_it_cannot_tokenize(monkeypatch):
+    """The offline default on a sentence of 1,200 subwords (its limit is 512) holding words its tokenizer drops."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    embedder = TransformerEmbedder(str(minilm_path()))
+    words = ("metoprolol succinate 25 mg PO daily for hypertension ;" * 80).split() + ["\u200b", "\x07", "", "😀", "阿司匹林"]
+    (vectors,) = embedder.embed([words])
+    assert vectors.shape == (len(words), 384) and np.isfinite(vectors).all()
+
+
 def test_cache_benchmark_computes_then_reads(bert_dir, tmp_path):
     from medner.bench.embeddings import benchmark_cache
 

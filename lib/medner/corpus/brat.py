@@ -6,13 +6,19 @@ A document is a ``NAME.txt`` with an optional ``NAME.ann`` beside it (no
 ``.ann`` means a document with no entities).
 
 * The ``.txt`` is decoded as UTF-8 and kept exactly as in the file: newlines are
-  not translated (it is opened with ``newline=""``), so a CRLF counts as two
+  not translated, so a CRLF counts as two
   characters, as brat's own server counts them. A leading UTF-8 byte order mark
   is removed from the text. Offsets are then read as counting from the first
   character after the mark; should every entity of the file only match when the
   mark is counted as a character (a tool that counted it), the offsets of that
   file are shifted by one instead. Either way ``Document.text`` never holds the
   mark and every entity offset points into it.
+* Both files must be UTF-8: a byte that is not (a Windows-1252 file, a binary one)
+  raises :class:`BratFormatError` naming the file, line and byte, even with
+  ``strict=False``, since the offsets of such a pair cannot be trusted.
+* The ``.ann`` is split into lines at ``\\r\\n``, ``\\r`` and ``\\n``, as brat's server
+  reads it (Python's universal newlines): a lone carriage return ends a line
+  instead of hiding the annotation after it inside the one before.
 * ``T`` lines (text-bound annotations) become :class:`~medner.corpus.document.Entity`,
   with discontinuous fragments (``Drug 10 19;25 30``) sorted by start. The text
   field of the line is checked against the ``.txt`` at the offsets: it must
@@ -22,12 +28,16 @@ A document is a ``NAME.txt`` with an optional ``NAME.ann`` beside it (no
   export tools write a fragment that spans a line break with a space).
 * ``R`` (relations), ``E`` (events), ``A``/``M`` (attributes), ``N``
   (normalisations), ``*`` (equivalences) and ``#`` (annotator notes) lines are
-  checked for their shape and counted in :class:`AnnotationCounts`; their
-  content is not kept, the study only needs the entities.
-* A malformed line or an offset mismatch raises :class:`BratFormatError` with a
-  one-line message ``file:line: expected ..., found ...``. With
+  checked for their shape and for naming only ids that some line of the file
+  defines, and counted in :class:`AnnotationCounts`; their content is not kept,
+  the study only needs the entities.
+* A malformed line (a label holding whitespace or control characters, offsets that
+  are not ASCII numbers, ...), an offset mismatch or a reference to a missing id
+  raises :class:`BratFormatError` with a one-line message ``file:line: expected ...,
+  found ...`` that quotes at most 80 characters of what it found. With
   ``strict=False`` the same message is issued with :func:`warnings.warn`, the
-  line is skipped and counted in ``AnnotationCounts.skipped``.
+  line is skipped and counted in ``AnnotationCounts.skipped``: every ``T`` line is
+  an entity or a counted skip.
 
 Writing
 -------
@@ -43,10 +53,12 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medner.corpus.document import Document, Entity
+from medner.corpus.textfile import excerpt, read_utf8, split_lines
 
 BOM = "\ufeff"
 
@@ -62,9 +74,30 @@ ANNOTATION_KINDS: dict[str, str] = {
     "#": "note",
 }
 
-_FRAGMENT = re.compile(r"^(\d+) (\d+)$")
-_ID = re.compile(r"^[TREAMN#]\w*$|^\*$")
+_FRAGMENT = re.compile(r"([0-9]{1,15}) ([0-9]{1,15})")  # ASCII digits, short enough for any text
+_ID = re.compile(r"[TREAMN#]\w*|\*")
+_LABEL = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]+")  # a brat type: no whitespace, no control character
 _WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def _role_ids(parts: list[str]) -> list[str] | None:
+    """The ids of ``Role:<id>`` parts, or None when one is not of that form."""
+    ids = [part.split(":", 1)[1] for part in parts if ":" in part]
+    return ids if len(ids) == len(parts) and all(ids) else None
+
+
+#: Each kind of line other than ``T``: whether its first field (split at whitespace) has the
+#: kind's shape, the annotation ids it names, and the shape in words for the error message.
+_SHAPES: dict[str, tuple[Callable[[list[str]], bool], Callable[[list[str]], list[str]], str]] = {
+    "R": (lambda p: len(p) == 3 and _role_ids(p[1:]) is not None, lambda p: _role_ids(p[1:]),
+          "'R<id>\\tType Arg1:<id> Arg2:<id>'"),
+    "E": (lambda p: bool(p) and _role_ids(p) is not None, _role_ids, "'E<id>\\tType:<trigger> [Role:<id> ...]'"),
+    "A": (lambda p: len(p) in (2, 3), lambda p: [p[1]], "'A<id>\\tName <id> [value]'"),
+    "M": (lambda p: len(p) in (2, 3), lambda p: [p[1]], "'M<id>\\tName <id> [value]'"),
+    "N": (lambda p: len(p) == 3 and ":" in p[2], lambda p: [p[1]], "'N<id>\\tReference <id> DB:ID\\ttext'"),
+    "*": (lambda p: len(p) >= 3, lambda p: p[1:], "'*\\tEquiv <id> <id> ...'"),
+    "#": (lambda p: len(p) == 2, lambda p: [p[1]], "'#<id>\\tAnnotatorNotes <id>\\tnote'"),
+}
 
 
 class BratFormatError(ValueError):
@@ -106,8 +139,7 @@ class AnnotationCounts:
 
 def _read_text_file(path: Path) -> tuple[str, bool]:
     """The file's text exactly as stored (no newline translation) and whether it started with a BOM."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        text = handle.read()
+    text = read_utf8(path, BratFormatError)
     if text.startswith(BOM):
         return text[1:], True
     return text, False
@@ -126,6 +158,15 @@ class _TextBoundLine:
     text: str
 
 
+@dataclass
+class _References:
+    """A line that names other annotations: where it is, its kind and the ids it names."""
+
+    line_number: int
+    kind: str
+    ids: list[str]
+
+
 class _AnnParser:
     """Parses one ``.ann`` file; raises or warns through :meth:`fail`."""
 
@@ -142,115 +183,92 @@ class _AnnParser:
         self.counts.skipped += 1
 
     def parse(self, content: str) -> list[_TextBoundLine]:
+        """The ``T`` lines of ``content``; every other line checked for its shape and the ids it names, and counted."""
         text_bound: list[_TextBoundLine] = []
-        if content.startswith(BOM):
-            content = content[1:]
+        naming: list[_References] = []
         seen_ids: dict[str, int] = {}
-        for line_number, raw in enumerate(content.split("\n"), start=1):
-            line = raw[:-1] if raw.endswith("\r") else raw
-            if not line.strip():
-                continue
-            if "\t" not in line:
-                self.fail(line_number, f"expected an annotation id, a tab and an annotation, found {line!r}")
-                continue
-            ann_id, rest = line.split("\t", 1)
-            kind = ann_id[:1]
-            if kind not in ANNOTATION_KINDS or not _ID.match(ann_id):
-                self.fail(
-                    line_number,
-                    f"expected an annotation id starting with one of {''.join(ANNOTATION_KINDS)}, found {ann_id!r}",
-                )
-                continue
-            if ann_id != "*" and ann_id in seen_ids:
-                self.fail(line_number, f"expected a unique annotation id, found {ann_id!r} again (first on line {seen_ids[ann_id]})")
-                continue
-            seen_ids[ann_id] = line_number
-            parsed_ok = {
-                "T": self._text_bound,
-                "R": self._relation,
-                "E": self._event,
-                "A": self._attribute,
-                "M": self._attribute,
-                "N": self._normalisation,
-                "*": self._equivalence,
-                "#": self._note,
-            }[kind](line_number, ann_id, rest, text_bound)
-            if parsed_ok:
-                self.counts.lines[kind] += 1
+        for line_number, line in enumerate(split_lines(content.removeprefix(BOM)), start=1):
+            if line.strip():
+                self._line(line_number, line, seen_ids, text_bound, naming)
+        for line in naming:
+            missing = [ann_id for ann_id in line.ids if ann_id not in seen_ids]
+            if missing:
+                self.fail(line.line_number, f"expected the ids a {ANNOTATION_KINDS[line.kind]} names to be annotations "
+                                            f"of this file, found {excerpt(missing[0])}, which no line defines")
+            else:
+                self.counts.lines[line.kind] += 1
         return text_bound
 
-    def _text_bound(self, line_number: int, ann_id: str, rest: str, out: list[_TextBoundLine]) -> bool:
+    def _line(self, line_number: int, line: str, seen_ids: dict[str, int], text_bound: list, naming: list) -> None:
+        """Parse one non-blank line into ``text_bound`` (a ``T`` line) or ``naming`` (any other kind)."""
+        if "\t" not in line:
+            self.fail(line_number, f"expected an annotation id, a tab and an annotation, found {excerpt(line)}")
+            return
+        ann_id, rest = line.split("\t", 1)
+        kind = ann_id[:1]
+        if kind not in ANNOTATION_KINDS or not _ID.fullmatch(ann_id):
+            self.fail(line_number, f"expected an annotation id starting with one of {''.join(ANNOTATION_KINDS)}, "
+                                   f"found {excerpt(ann_id)}")
+            return
+        if ann_id != "*" and ann_id in seen_ids:
+            self.fail(line_number, f"expected a unique annotation id, found {excerpt(ann_id)} again (first on line {seen_ids[ann_id]})")
+            return
+        seen_ids[ann_id] = line_number
+        if kind == "T":
+            self._text_bound(line_number, ann_id, rest, text_bound)
+            return
+        ids = self._naming(line_number, kind, rest)
+        if ids is not None:
+            naming.append(_References(line_number, kind, ids))
+
+    def _text_bound(self, line_number: int, ann_id: str, rest: str, out: list[_TextBoundLine]) -> None:
+        """Parse the rest of a ``T`` line (``Label start end[;start end]<TAB>text``) into ``out``."""
         if "\t" not in rest:
-            self.fail(line_number, f"expected 'T<id>\\tLabel start end[;start end]\\ttext', found no text field in {rest!r}")
-            return False
+            self.fail(line_number, f"expected 'T<id>\\tLabel start end[;start end]\\ttext', found no text field in {excerpt(rest)}")
+            return
         annotation, text = rest.split("\t", 1)
         annotation = annotation.strip(" ")
         if " " not in annotation:
-            self.fail(line_number, f"expected 'Label start end[;start end]', found {annotation!r}")
-            return False
+            self.fail(line_number, f"expected 'Label start end[;start end]', found {excerpt(annotation)}")
+            return
         label, spans = annotation.split(" ", 1)
+        if not _LABEL.fullmatch(label):
+            self.fail(line_number, f"expected a label without whitespace or control characters, found {excerpt(label)}")
+            return
+        fragments = self._fragments(line_number, spans)
+        if fragments is None:
+            return
+        self.counts.lines["T"] += 1
+        out.append(_TextBoundLine(line_number, ann_id, label, fragments, text))
+
+    def _fragments(self, line_number: int, spans: str) -> tuple[tuple[int, int], ...] | None:
+        """The fragments of ``spans`` in the order the line lists them (the entity keeps them sorted); None after a failure."""
         fragments = []
         for piece in spans.split(";"):
-            match = _FRAGMENT.match(piece.strip(" "))
+            match = _FRAGMENT.fullmatch(piece.strip(" "))
             if not match:
-                self.fail(line_number, f"expected a fragment 'start end' of two integers, found {piece!r} in {annotation!r}")
-                return False
+                self.fail(line_number, f"expected a fragment 'start end' of two integers, found {excerpt(piece)} in {excerpt(spans)}")
+                return None
             start, end = int(match.group(1)), int(match.group(2))
             if start >= end:
                 self.fail(line_number, f"expected fragment start < end, found {start} {end}")
-                return False
+                return None
             fragments.append((start, end))
-        # The text field follows the order of the line; the entity keeps its fragments sorted.
-        file_order = tuple(fragments)
-        fragments.sort()
-        for (_, prev_end), (next_start, _) in zip(fragments, fragments[1:]):
+        ordered = sorted(fragments)
+        for (_, prev_end), (next_start, _) in zip(ordered, ordered[1:]):
             if next_start < prev_end:
-                self.fail(line_number, f"expected non-overlapping fragments, found {spans!r}")
-                return False
-        out.append(_TextBoundLine(line_number, ann_id, label, file_order, text))
-        return True
+                self.fail(line_number, f"expected non-overlapping fragments, found {excerpt(spans)}")
+                return None
+        return tuple(fragments)
 
-    def _relation(self, line_number: int, ann_id: str, rest: str, out: list) -> bool:
+    def _naming(self, line_number: int, kind: str, rest: str) -> list[str] | None:
+        """The ids a non-``T`` line names when its first field has the shape of its kind, else None after a failure."""
+        has_shape, named_ids, expected = _SHAPES[kind]
         parts = rest.split("\t")[0].split()
-        if len(parts) != 3 or not all(":" in p for p in parts[1:]):
-            self.fail(line_number, f"expected 'R<id>\\tType Arg1:<id> Arg2:<id>', found {rest.rstrip()!r}")
-            return False
-        return True
-
-    def _event(self, line_number: int, ann_id: str, rest: str, out: list) -> bool:
-        parts = rest.split("\t")[0].split()
-        if not parts or not all(":" in p and p.split(":", 1)[1] for p in parts):
-            self.fail(line_number, f"expected 'E<id>\\tType:<trigger> [Role:<id> ...]', found {rest.rstrip()!r}")
-            return False
-        return True
-
-    def _attribute(self, line_number: int, ann_id: str, rest: str, out: list) -> bool:
-        parts = rest.split("\t")[0].split()
-        if len(parts) not in (2, 3):
-            self.fail(line_number, f"expected '{ann_id[0]}<id>\\tName <id> [value]', found {rest.rstrip()!r}")
-            return False
-        return True
-
-    def _normalisation(self, line_number: int, ann_id: str, rest: str, out: list) -> bool:
-        parts = rest.split("\t")[0].split()
-        if len(parts) != 3 or ":" not in parts[2]:
-            self.fail(line_number, f"expected 'N<id>\\tReference <id> DB:ID\\ttext', found {rest.rstrip()!r}")
-            return False
-        return True
-
-    def _equivalence(self, line_number: int, ann_id: str, rest: str, out: list) -> bool:
-        parts = rest.split("\t")[0].split()
-        if len(parts) < 3:
-            self.fail(line_number, f"expected '*\\tEquiv <id> <id> ...', found {rest.rstrip()!r}")
-            return False
-        return True
-
-    def _note(self, line_number: int, ann_id: str, rest: str, out: list) -> bool:
-        parts = rest.split("\t")[0].split()
-        if len(parts) != 2:
-            self.fail(line_number, f"expected '#<id>\\tAnnotatorNotes <id>\\tnote', found {rest.rstrip()!r}")
-            return False
-        return True
+        if not has_shape(parts):
+            self.fail(line_number, f"expected {expected}, found {excerpt(rest.rstrip())}")
+            return None
+        return named_ids(parts)
 
 
 def _text_matches(expected: str, found: str) -> str | None:
@@ -286,52 +304,58 @@ def read_brat_document(
     if not ann_path.is_file():
         counts.documents_without_ann += 1
         return doc
-    with open(ann_path, encoding="utf-8", newline="") as handle:
-        content = handle.read()
     parser = _AnnParser(ann_path, strict, counts)
-    lines = parser.parse(content)
-
-    shift = 0
-    if had_bom and lines:
-        # A tool that kept the BOM as character 0 wrote every offset one too high.
-        def all_match(offset: int) -> bool:
-            for line in lines:
-                frags = tuple((s - offset, e - offset) for s, e in line.fragments)
-                if min(frags)[0] < 0 or max(e for _, e in frags) > len(text) or _text_matches(doc.entity_text(frags), line.text) is None:
-                    return False
-            return True
-
-        if not all_match(0) and all_match(1):
-            shift = 1
-            counts.bom_offsets_shifted += 1
-
+    lines = parser.parse(read_utf8(ann_path, BratFormatError))
+    shift = _bom_shift(lines, doc) if had_bom else 0
+    counts.bom_offsets_shifted += shift
     for line in lines:
-        file_order = tuple((s - shift, e - shift) for s, e in line.fragments)
-        fragments = tuple(sorted(file_order))
-        if fragments[-1][1] > len(text):
-            parser.fail(
-                line.line_number,
-                f"expected offsets within the {len(text)} characters of {txt_path.name}, found {line.entity_id} ending at {fragments[-1][1]}",
-            )
-            counts.lines["T"] -= 1
-            continue
-        expected = doc.entity_text(fragments)
-        match = _text_matches(doc.entity_text(file_order), line.text) or _text_matches(expected, line.text)
-        if match is None:
-            parser.fail(
-                line.line_number,
-                f"expected the text of {line.entity_id} at {';'.join(f'{s} {e}' for s, e in line.fragments)} "
-                f"in {txt_path.name} to be {expected!r}, found {line.text!r}",
-            )
-            counts.lines["T"] -= 1
-            continue
-        if match == "normalised":
-            counts.whitespace_normalised += 1
-        if len(fragments) > 1:
-            counts.discontinuous += 1
-        doc.entities.append(Entity(id=line.entity_id, label=line.label, fragments=fragments, text=expected))
+        entity = _entity(line, doc, shift, parser)
+        if entity is not None:
+            doc.entities.append(entity)
     doc.entities.sort(key=lambda ent: (ent.start, ent.end, ent.label, ent.id))
     return doc
+
+
+def _bom_shift(lines: list[_TextBoundLine], doc: Document) -> int:
+    """1 when every entity of a file whose text began with a BOM matches only with the BOM counted, else 0.
+
+    A tool that kept the BOM as character 0 wrote every offset one too high.
+    """
+
+    def all_match(offset: int) -> bool:
+        for line in lines:
+            frags = tuple((s - offset, e - offset) for s, e in line.fragments)
+            if min(frags)[0] < 0 or max(e for _, e in frags) > len(doc.text):
+                return False
+            if _text_matches(doc.entity_text(frags), line.text) is None:
+                return False
+        return True
+
+    return int(bool(lines) and not all_match(0) and all_match(1))
+
+
+def _entity(line: _TextBoundLine, doc: Document, shift: int, parser: _AnnParser) -> Entity | None:
+    """The entity of a ``T`` line when its offsets fall in the text and its text matches; None after a failure."""
+    counts = parser.counts
+    file_order = tuple((s - shift, e - shift) for s, e in line.fragments)
+    fragments = tuple(sorted(file_order))
+    name = Path(doc.source).name
+    if fragments[-1][1] > len(doc.text):
+        parser.fail(line.line_number, f"expected offsets within the {len(doc.text)} characters of {name}, "
+                                      f"found {excerpt(line.entity_id)} ending at {fragments[-1][1]}")
+        counts.lines["T"] -= 1
+        return None
+    expected = doc.entity_text(fragments)
+    match = _text_matches(doc.entity_text(file_order), line.text) or _text_matches(expected, line.text)
+    if match is None:
+        spans = ";".join(f"{s} {e}" for s, e in line.fragments)
+        parser.fail(line.line_number, f"expected the text of {excerpt(line.entity_id)} at {excerpt(spans)} in {name} "
+                                      f"to be {excerpt(expected)}, found {excerpt(line.text)}")
+        counts.lines["T"] -= 1
+        return None
+    counts.whitespace_normalised += int(match == "normalised")
+    counts.discontinuous += int(len(fragments) > 1)
+    return Entity(id=line.entity_id, label=line.label, fragments=fragments, text=expected)
 
 
 def read_brat_folder(

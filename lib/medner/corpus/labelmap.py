@@ -10,7 +10,13 @@ A label map file is either
 A target that is empty, ``-`` or (YAML) ``null`` means *ignore this label*. A
 source label that the map does not list is ignored too: a map is the whole
 list of labels to keep. Every ignored entity is counted per source label
-(``Corpus.ignored``), never dropped silently.
+(``Corpus.ignored``), never dropped silently, and :func:`~medner.corpus.registry.load_corpus`
+refuses a map that keeps none of the corpus's labels and warns about a kept label that never
+occurs (a typo such as ``Frq`` for ``Freq``).
+
+Labels are as brat writes them: no whitespace, no control character. A file that is not
+UTF-8, a malformed line, a source listed twice or a map without any entry raises
+:class:`LabelMapError` with one line ``file:line: expected ..., found ...``.
 
 Example (the built-in PHEE map, :data:`PHEE_LABEL_MAP`)::
 
@@ -24,6 +30,7 @@ Example (the built-in PHEE map, :data:`PHEE_LABEL_MAP`)::
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -31,8 +38,12 @@ from pathlib import Path
 import yaml
 
 from medner.corpus.document import Document, Entity
+from medner.corpus.textfile import excerpt, read_utf8, split_lines
 
 IGNORE_TARGETS = {"", "-"}
+_LABEL = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]+")  # as brat labels: no whitespace, no control character
+#: Longest line a label map may hold: labels are short, and PyYAML's parser would take seconds on a 5 MB line.
+MAX_LINE = 1000
 
 #: PHEE entity types mapped to n2c2-2018 labels; every other PHEE type is ignored and counted.
 PHEE_LABEL_MAP: dict[str, str] = {
@@ -46,40 +57,87 @@ PHEE_LABEL_MAP: dict[str, str] = {
 }
 
 
+class LabelMapError(ValueError):
+    """A label map file that does not say ``source -> target`` (message: ``file:line: expected ..., found ...``)."""
+
+
 def read_label_map(path: str | Path) -> dict[str, str | None]:
-    """Read a label map file (see the module docstring); ``None`` targets mean *ignore*."""
+    """Read a label map file (see the module docstring); ``None`` targets mean *ignore*.
+
+    Raises :class:`LabelMapError` naming the file and line for a file that is not UTF-8, a line that is not
+    ``source target`` or longer than :data:`MAX_LINE` characters, a label holding whitespace or control characters, a source listed twice, or a map
+    with no entry at all.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: expected a label map file (YAML 'source: target' or two columns 'source<TAB>target'), found nothing there")
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix.lower() in {".yaml", ".yml"}:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: expected YAML 'source: target' lines, found invalid YAML ({' '.join(str(exc).split())})") from exc
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}:1: expected a YAML mapping 'source: target', found a {type(data).__name__}")
-        mapping: dict[str, str | None] = {}
-        for source, target in data.items():
-            if target is not None and not isinstance(target, str):
-                raise ValueError(f"{path}: expected a label or '-' as the target of {source!r}, found {target!r}")
-            mapping[str(source)] = None if target is None or target.strip() in IGNORE_TARGETS else target.strip()
-        return mapping
-    mapping = {}
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    text = read_utf8(path, LabelMapError).removeprefix("\ufeff")
+    for line_number, line in enumerate(split_lines(text), start=1):
+        if len(line) > MAX_LINE:
+            raise LabelMapError(f"{path}:{line_number}: expected a line of at most {MAX_LINE} characters, "
+                                f"found {excerpt(line)}")
+    entries = _yaml_entries(path, text) if path.suffix.lower() in {".yaml", ".yml"} else _column_entries(path, text)
+    mapping: dict[str, str | None] = {}
+    first_line: dict[str, int] = {}
+    for line_number, source, target in entries:
+        for label in (source, target):
+            if label is not None and not _LABEL.fullmatch(label):
+                raise LabelMapError(f"{path}:{line_number}: expected a label without whitespace or control characters, "
+                                    f"found {excerpt(label)}")
+        if source in mapping:
+            raise LabelMapError(f"{path}:{line_number}: expected each source label once, found {excerpt(source)} again "
+                                f"(first on line {first_line[source]})")
+        mapping[source], first_line[source] = target, line_number
+    if not mapping:
+        raise LabelMapError(f"{path}:1: expected at least one 'source target' entry, found none (every label would be ignored)")
+    return mapping
+
+
+def _target(value: str | None) -> str | None:
+    """A target as written, or None when it means *ignore* (empty, ``-``, YAML null)."""
+    return None if value is None or value.strip() in IGNORE_TARGETS else value.strip()
+
+
+def _column_entries(path: Path, text: str) -> list[tuple[int, str, str | None]]:
+    """(line, source, target) of each line ``source<TAB>target`` (or separated by spaces) of a column file."""
+    entries = []
+    for line_number, line in enumerate(split_lines(text), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        columns = line.split("\t") if "\t" in line else line.split()
-        columns = [c.strip() for c in columns]
+        columns = [c.strip() for c in (line.split("\t") if "\t" in line else line.split())]
         if len(columns) > 2 or not columns[0]:
-            raise ValueError(f"{path}:{line_number}: expected 'source<TAB>target' (target empty or '-' to ignore), found {line!r}")
-        if columns[0] in mapping:
-            raise ValueError(f"{path}:{line_number}: expected each source label once, found {columns[0]!r} again")
-        target = columns[1] if len(columns) == 2 else ""
-        mapping[columns[0]] = None if target in IGNORE_TARGETS else target
-    return mapping
+            raise LabelMapError(f"{path}:{line_number}: expected 'source<TAB>target' (target empty or '-' to ignore), found {excerpt(line)}")
+        entries.append((line_number, columns[0], _target(columns[1] if len(columns) == 2 else "")))
+    return entries
+
+
+def _yaml_entries(path: Path, text: str) -> list[tuple[int, str, str | None]]:
+    """(line, source, target) of each ``source: target`` of a YAML mapping; keys are taken as written."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise LabelMapError(f"{path}:{mark.line + 1 if mark else 1}: expected YAML 'source: target' lines, "
+                            f"found invalid YAML ({excerpt(' '.join(str(problem).split()))})") from exc
+    if root is None:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        raise LabelMapError(f"{path}:{root.start_mark.line + 1}: expected a YAML mapping 'source: target', found a {root.id}")
+    entries = []
+    for key, value in root.value:
+        line_number = key.start_mark.line + 1
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            raise LabelMapError(f"{path}:{line_number}: expected a source label as the key, found a YAML {key.id}")
+        if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:null":
+            entries.append((line_number, key.value, None))
+        elif isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:str":
+            entries.append((line_number, key.value, _target(value.value)))
+        else:
+            found = excerpt(value.value) if isinstance(value, yaml.ScalarNode) else f"a YAML {value.id}"
+            raise LabelMapError(f"{path}:{value.start_mark.line + 1}: expected a label or '-' as the target of "
+                                f"{excerpt(key.value)}, found {found}")
+    return entries
 
 
 def as_label_map(label_map: str | Path | Mapping[str, str | None] | None) -> dict[str, str | None] | None:

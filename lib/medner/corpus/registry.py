@@ -37,14 +37,17 @@ any folder
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import random
+import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medner import N2C2_LABELS, files, paths
+from medner.checks import check_positive_int
 from medner.corpus.brat import AnnotationCounts, read_brat_folder
 from medner.corpus.document import Document
 from medner.corpus.folds import DEV_FRACTION as FOLD_DEV_FRACTION
@@ -145,12 +148,53 @@ def _read_brat_splits(folder: Path, seed: int, counts: AnnotationCounts, *, requ
     return splits, {"method": "seeded", "seed": seed, "fractions": dict(SEEDED_FRACTIONS), "ids": ids}
 
 
-def _map_labels(splits: dict, label_map: Mapping[str, str | None] | None) -> tuple[dict, dict[str, int]]:
+def _map_labels(splits: dict, label_map: Mapping[str, str | None] | None, map_name: str, folder: Path) -> tuple[dict, dict[str, int]]:
+    """The splits with mapped labels and the count of each ignored source label (see :func:`_check_map_is_used`)."""
     if label_map is None:
         return splits, {}
     ignored: Counter = Counter()
+    present = {entity.label for docs in splits.values() for doc in docs for entity in doc.entities}
     mapped = {split: apply_label_map(docs, label_map, ignored) for split, docs in splits.items()}
+    _check_map_is_used(label_map, present, ignored, map_name, folder)
     return mapped, dict(sorted(ignored.items()))
+
+
+def _check_map_is_used(label_map: Mapping[str, str | None], present: set[str], ignored: Counter, map_name: str,
+                       folder: Path) -> None:
+    """Refuse a label map that keeps none of the corpus's labels; warn about each label it keeps that never occurs.
+
+    A typo (``Frq`` for ``Freq``) would otherwise ignore every entity of the real label silently,
+    visible only in ``Corpus.ignored``; the message names the closest ignored label.
+    """
+    kept = [source for source, target in label_map.items() if target is not None]
+    absent = [source for source in kept if source not in present]
+    if not absent:
+        return
+    labels = ", ".join(sorted(present)) or "none"
+    if present and len(absent) == len(kept):
+        raise ValueError(f"{map_name}: expected some of the labels it keeps ({', '.join(kept)}) in {folder}, found none "
+                         f"(the corpus's labels: {labels}), so every entity would be ignored; fix the label map")
+    for source in absent:
+        close = difflib.get_close_matches(source, list(ignored), n=1)
+        hint = f"; did you mean {close[0]!r}, whose {ignored[close[0]]} entities are ignored?" if close else ""
+        warnings.warn(f"{map_name}: label {source!r} (kept as {label_map[source]!r}) occurs nowhere in {folder} "
+                      f"(the corpus's labels: {labels}){hint}", UserWarning, stacklevel=5)
+
+
+def _check_splits(splits: dict, record: dict, folder: Path) -> None:
+    """Refuse a split without documents: there would be nothing to train on, to stop early on, or to score."""
+    empty = [split for split in SPLITS if not splits[split]]
+    if not empty:
+        return
+    n_docs = sum(len(docs) for docs in splits.values())
+    reasons = {
+        "folders": f"its {empty[0]}/ folder holds no .txt file",
+        "folders+seeded-dev": f"a seeded dev split needs at least two documents in train/, found "
+                              f"{n_docs - len(splits['test'])} (add documents or a dev/ folder)",
+        "seeded": f"a seeded 80/10/10 split needs at least three documents, found {n_docs}",
+    }
+    raise ValueError(f"{folder}: expected documents in each of train, dev and test, found none in {', '.join(empty)}: "
+                     f"{reasons[record['method']]}")
 
 
 def _check_n2c2_labels(name: str, splits: dict, has_map: bool) -> None:
@@ -224,14 +268,19 @@ def load_corpus(
     demo generator. ``demo_size``: sentences in the demo corpus (default: the generator's default).
     ``folds`` and ``fold``: fold ``fold`` (1-based) of a k-fold cross-validation over all the corpus's
     documents, ``stratified`` by label or not (:mod:`medner.corpus.folds`); the splits are then that
-    fold's train, dev and test. Raises FileNotFoundError / ValueError with one line saying what to pass.
+    fold's train, dev and test. Raises FileNotFoundError / ValueError with one line saying what to pass,
+    also for a split without documents and for a label map that keeps none of the corpus's labels (a kept
+    label that never occurs is a warning).
     """
     check_folds(folds, fold)
+    check_positive_int("seed", seed, allow_zero=True)
     mapping = as_label_map(label_map)
     counts = AnnotationCounts()
-    folder, splits, record, ignored = _read_named(name, path, mapping, seed, demo_size, counts)
+    folder, splits, record, ignored = _read_named(name, path, (mapping, _map_name(label_map)), seed, demo_size, counts)
     if folds is not None:
         splits, record = _fold_of(splits, record, folds, fold, seed, stratified)
+    else:
+        _check_splits(splits, record, folder)
     return Corpus(
         name=corpus_name(name, path),
         splits=splits,
@@ -257,12 +306,19 @@ def _fold_of(splits: dict, record: dict, k: int, fold: int, seed: int, stratifie
     }
 
 
-def _read_named(name: str, path, mapping, seed: int, demo_size: int | None, counts: AnnotationCounts):
-    """(folder, splits, split record, ignored label counts) of the corpus ``name``, labels mapped."""
+def _map_name(label_map: str | Path | Mapping[str, str | None] | None) -> str:
+    """How messages name a label map: its file, or "the label map" for a mapping given in code."""
+    return "the label map" if label_map is None or isinstance(label_map, Mapping) else f"label map {label_map}"
+
+
+def _read_named(name: str, path, named_map: tuple, seed: int, demo_size: int | None, counts: AnnotationCounts):
+    """(folder, splits, split record, ignored label counts) of the corpus ``name``, labels mapped by ``named_map``
+    (the mapping or None, and how messages name it)."""
+    mapping, map_name = named_map
     if name == "demo":
         folder = materialise_demo(demo_size, seed) if path is None else Path(path)
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
-        splits, ignored = _map_labels(splits, mapping)
+        splits, ignored = _map_labels(splits, mapping, map_name, folder)
         _check_n2c2_labels("the demo corpus", splits, mapping is not None)
     elif name == "n2c2-2018":
         if path is None:
@@ -273,7 +329,7 @@ def _read_named(name: str, path, mapping, seed: int, demo_size: int | None, coun
         if not {"train", "test"} <= set(_find_split_folders(folder)):
             raise FileNotFoundError(f"{folder} has no train/ and test/ folders: {N2C2_PATH_HELP}")
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
-        splits, ignored = _map_labels(splits, mapping)
+        splits, ignored = _map_labels(splits, mapping, map_name, folder)
         _check_n2c2_labels("n2c2-2018", splits, mapping is not None)
     elif name == "phee":
         folder = Path(path) if path is not None else paths.default_phee_path()
@@ -282,7 +338,9 @@ def _read_named(name: str, path, mapping, seed: int, demo_size: int | None, coun
                 raise FileNotFoundError(f"{PHEE_PATH_HELP}; it is not at the default place {folder}")
             raise FileNotFoundError(f"{folder} has no train/ folder: {PHEE_PATH_HELP}")
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
-        splits, ignored = _map_labels(splits, mapping if mapping is not None else PHEE_LABEL_MAP)
+        if mapping is None:
+            mapping, map_name = PHEE_LABEL_MAP, "the PHEE label map (medner.corpus.labelmap.PHEE_LABEL_MAP)"
+        splits, ignored = _map_labels(splits, mapping, map_name, folder)
     else:
         if name == "brat":
             if path is None:
@@ -297,5 +355,5 @@ def _read_named(name: str, path, mapping, seed: int, demo_size: int | None, coun
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: expected a folder of brat .txt/.ann files, found no such folder")
         splits, record = _read_brat_splits(folder, seed, counts)
-        splits, ignored = _map_labels(splits, mapping)
+        splits, ignored = _map_labels(splits, mapping, map_name, folder)
     return folder, splits, record, ignored
