@@ -18,3 +18,6 @@ N2C2_LABELS: tuple[str, ...] = (
     "Reason",
     "ADE",
 )
+
+#: The corpora known by name (``medner.corpus.registry`` reads them); any other name needs a brat folder.
+CORPUS_NAMES: tuple[str, ...] = ("demo", "n2c2-2018", "phee")

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from medner import paths
+from medner import CORPUS_NAMES, paths
 from medner.corpus.textfile import excerpt
 
 #: The comment papermill opens the cell it injects with (papermill.translators.Translator.codify).
@@ -119,8 +119,6 @@ def check_corpus(corpus: str, corpus_path: str, label_map: str) -> tuple[Path | 
     ``demo`` needs no folder; ``phee`` defaults to the copy beside the checkout; ``n2c2-2018``
     and any other name need ``corpus_path``.
     """
-    from medner.corpus.registry import CORPUS_NAMES
-
     if not isinstance(corpus, str) or not corpus:
         raise ValueError(f"corpus: expected a name such as {', '.join(CORPUS_NAMES)}; given {corpus!r}")
     folder: Path | None = None

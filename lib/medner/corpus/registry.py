@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medner import N2C2_LABELS, files, paths
+from medner import CORPUS_NAMES, N2C2_LABELS, files, paths
 from medner.checks import check_positive_int
 from medner.corpus.brat import AnnotationCounts, read_brat_folder
 from medner.corpus.document import Document
@@ -55,7 +55,6 @@ from medner.corpus.folds import assignment_sha256, check_folds, fold_assignment,
 from medner.corpus.labelmap import PHEE_LABEL_MAP, apply_label_map, as_label_map
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
-CORPUS_NAMES: tuple[str, ...] = ("demo", "n2c2-2018", "phee")
 DEV_FRACTION = 0.1
 SEEDED_FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 
