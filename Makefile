@@ -100,15 +100,24 @@ variables: ## Show the study's variables, RUNNER=slurm's too (set them on the co
 
 # One line per epoch in the log, no carriage-return bars (papermill's own bar is off too).
 PAPERMILL := $(BIN)/papermill --log-output --no-progress-bar --kernel python3
+# Every step runs under a lock on the file it builds ($1; medner.locks): a second make on the same results
+# (or a notebook run in JupyterLab) that reaches a step being built waits for it with one line, and skips
+# it when it was built after this make started. $2 $3: the temporary the command writes, moved to $3 when
+# it succeeds. A failed step's target is removed by the lock holder, not by .DELETE_ON_ERROR: these targets
+# are precious (below), as make would otherwise delete, on a Ctrl-C or a failure in one terminal, a
+# target the other make had just finished.
+export MEDNER_MAKE_STARTED_NS := $(shell date +%s%N)
+locked = $(PY) -m medner.locks build '$1' $(if $2,--publish '$2' '$3' )--
 # Run a notebook ($1) into an executed copy ($2) through a temporary name, so a failed
 # or interrupted run never leaves an executed notebook that looks finished. A heavy step
 # names its Slurm resources ($4: EMBED or RUN): under RUNNER=slurm its papermill command,
 # unchanged, runs as a Slurm job (below); otherwise the line is the same as without $4.
+# $5: the file the step builds, when it is not the target ($@).
 define execute
 	@mkdir -p $(dir $2) $(CORPUS_DIR)/.make
-	$(if $(and $4,$(filter slurm,$(RUNNER))),$(call slurm_job,$4,$2) )$(PAPERMILL) $1 $(CORPUS_DIR)/.make/$(subst /,_,$(patsubst $(CORPUS_DIR)/%,%,$2)) $3
-	@mv -f $(CORPUS_DIR)/.make/$(subst /,_,$(patsubst $(CORPUS_DIR)/%,%,$2)) $2
+	$(call locked,$(or $5,$@),$(call executing,$2),$2) $(if $(and $4,$(filter slurm,$(RUNNER))),$(call slurm_job,$4,$2) )$(PAPERMILL) $1 $(call executing,$2) $3
 endef
+executing = $(CORPUS_DIR)/.make/$(subst /,_,$(patsubst $(CORPUS_DIR)/%,%,$1))
 # The prefix that makes a command a Slurm job of the step's resources ($1) that make waits for
 # (medner.slurm: a failed or cancelled job fails the step with its id and log; Ctrl-C cancels
 # it). The job is named after the executed notebook, e.g. demo/glove/seed-1/02-train, and
@@ -148,9 +157,10 @@ endif
 # modules only the steps that draw; editing them re-runs only those steps.
 LIB := lib/medner
 LIB_ALL := $(shell find $(LIB) -name '*.py')
-# The command line, the benchmarks, the Slurm wrapper (where a step runs, not what it computes) and the
-# stand-alone predict stage drive no notebook; display code only shows results (editing it re-runs nothing).
-LIB_CLI := $(LIB)/cli.py $(LIB)/predict.py $(LIB)/slurm.py \
+# The command line, the benchmarks, the Slurm wrapper and the locks (where and when a step runs, not what it
+# computes) and the stand-alone predict stage drive no notebook; display code only shows results (editing it
+# re-runs nothing).
+LIB_CLI := $(LIB)/cli.py $(LIB)/predict.py $(LIB)/slurm.py $(LIB)/locks.py \
 	$(wildcard $(LIB)/*commands.py $(LIB)/*/commands.py $(LIB)/bench/*.py)
 LIB_DISPLAY := $(LIB)/display.py
 LIB_REPORT := $(wildcard $(LIB)/comparison/*.py) $(LIB)/figures.py $(LIB)/tables.py $(LIB)/report_folder.py \
@@ -186,8 +196,8 @@ endif
 endif
 $(RUN_FOLDERS): $(RUNS_CONFIG) $(LIB)/run_folder.py $(LIB)/corpus/registry.py | $(STAMP)
 	$(BIN)/medner runs folders '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') --results '$(abspath $(RESULTS))' \
-		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --fractions $(FRACTIONS) $(if $(FOLDS),--folds $(FOLDS)) --make > $@.part \
-		&& mv -f $@.part $@
+		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --fractions $(FRACTIONS) $(if $(FOLDS),--folds $(FOLDS)) --make > $@.$$$$.part \
+		&& mv -f $@.$$$$.part $@
 run_dir = $(run_dir.$1.$2.$3.$4)
 RUN_DIRS := $(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(call run_dir,$e,$s,$f,$i)))))
 RUN_METRICS := $(addsuffix /metrics.json,$(RUN_DIRS))
@@ -215,6 +225,8 @@ ifneq ($(filter-out $(wildcard $(COMPARE_WROTE)),$(COMPARE_WROTE)),)
 $(COMPARE): .FORCE
 endif
 .PHONY: .FORCE
+# What the steps build: kept by make on errors and interrupts; the step's lock holder removes what a failed step wrote.
+.PRECIOUS: $(STATS) $(EMBEDDING_REPORTS) $(RUN_METRICS) $(ERROR_PAGES) $(COMPARISON) $(COMPARE)
 
 all: $(STAMP) corpus embeddings runs errors compare ## Run the whole study: corpus report, embeddings, runs, error pages, comparison
 
@@ -258,14 +270,14 @@ comparison: $(STAMP) $(COMPARISON) ## Only the comparison data: every run of the
 # change, never for a figure. The statistics file itself is order-only: 00-corpus rewrites it, with the
 # same counts, whenever the label distribution figure is redrawn (notebook 03 compares the counts).
 $(COMPARISON): $(sort $(RUN_METRICS) $(FINISHED_METRICS)) $(LIB_COMPARE) $(NB)/00-corpus.ipynb $(CORPUS_CONFIG) $(CORPUS_FILES) | $(STAMP) $(STATS)
-	$(BIN)/medner compare $(COMPARISON_ARGS) --out '$(abspath $@)' --progress none
+	$(call locked,$@) $(BIN)/medner compare $(COMPARISON_ARGS) --out '$(abspath $@)' --progress none
 
 # The pictures: 03-compare draws every table and figure from comparison.json.
 $(COMPARE): $(NB)/03-compare.ipynb $(COMPARISON) $(LIB_DRAW) | $(STAMP)
 	$(call execute,$<,$@,$(COMPARE_PARAMS))
 
 figures: $(STAMP) ## Redraw the tables and figures from the runs already finished (trains nothing; recomputes comparison.json only when a run changed)
-	$(call execute,$(NB)/03-compare.ipynb,$(COMPARE),$(COMPARE_PARAMS))
+	$(call execute,$(NB)/03-compare.ipynb,$(COMPARE),$(COMPARE_PARAMS),,$(COMPARE))
 
 lab: $(STAMP) ## Start JupyterLab on the notebooks
 	$(BIN)/jupyter lab --notebook-dir=$(NB) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)

@@ -35,7 +35,7 @@ def test_run_targets_are_the_run_folders_of_medner_runs(tmp_path) -> None:
         for embedding in ("glove", "bert") for seed in (1, 2) for fraction in (0.25, 0.5, 1.0)
     }
     for folder in expected:
-        assert f"mv -f" in dry
+        assert "--publish" in dry  # moved into place by the step under its lock (medner.locks)
         assert str(folder / "02-train.ipynb") in dry, f"no run writes into {folder}:\n{dry[:3000]}"
     assert dry.count("notebooks/02-train.ipynb") == len(expected)
     assert written  # executed notebooks go through a temporary name before they are moved into place

@@ -42,8 +42,11 @@ def test_runner_slurm_runs_the_same_papermill_commands_as_jobs(tmp_path) -> None
     slurm = papermill_lines(make(*args, "RUNNER=slurm", "SLURM_ARGS=--partition=gpu --time=1:00:00",
                                  "SLURM_RUN_ARGS=--gres=gpu:1", root=tmp_path).stdout)
     jobs = [line for line in slurm if " -m medner.slurm run " in line]
-    # Every heavy step, and only those, is a job; each job's command is the local command, unchanged.
-    assert sorted(line.split(" -- ", 1)[1] if line in jobs else line for line in slurm) == sorted(local)
+    # Every heavy step, and only those, is a job; each job's command is the local command, unchanged. The step's
+    # lock (medner.locks build ... --) is held on make's side, around the job: a second make waits without a job.
+    without_job = [re.sub(r" -- \S+ -m medner\.slurm run .*? -- ", " -- ", line) for line in slurm]
+    assert sorted(without_job) == sorted(local)
+    assert all(" -m medner.locks build " in line.split(" -- ")[0] for line in jobs)
     assert len(jobs) == 4 and all(re.search(r"notebooks/0[12]-", line) for line in jobs)
     run = next(line for line in jobs if "notebooks/02-train" in line)
     assert "--name 'demo/glove/seed-1/02-train'" in run or "--name 'demo/bert/seed-1/02-train'" in run

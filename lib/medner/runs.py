@@ -16,6 +16,12 @@ k-fold cross-validation, :mod:`medner.corpus.folds`), described by
 its own cell. A finished run is read back by :func:`execute_run` instead of trained again,
 unless ``force``.
 
+A run is built by one process at a time: :func:`begin_run` takes the run folder's lock
+(:mod:`medner.locks`) and :func:`write_run` lets it go once ``metrics.json`` is written (a process
+that stops in between holds it until it ends). Another process building the same run (a second
+``make``, a notebook in JupyterLab) waits, and a run finished while it waited is not trained again,
+even with ``force``.
+
 The training subset for ``fraction < 1`` is nested: the training document ids are
 sorted, shuffled once with the run seed, and the first ``ceil(fraction * n)`` are
 kept, so with one seed a smaller fraction's documents are contained in a larger one's.
@@ -38,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from medner import __version__
+from medner import __version__, locks
 from medner.corpus.folds import check_folds
 from medner.model.compute import check_compute
 from medner.run_folder import SCHEMA_VERSION, RunFolder
@@ -312,7 +318,9 @@ def write_run(folder: RunFolder, settings: RunSettings, inputs: RunInputs, train
     folder.write_predictions(predictions.documents["test"], test_sentences)
     folder.write_history(trained.result.history_rows())
     folder.save_checkpoint(checkpoint_of(settings, inputs, trained))
-    return folder.write_metrics(metrics_of(settings, inputs, trained, scores))
+    metrics = folder.write_metrics(metrics_of(settings, inputs, trained, scores))
+    locks.release(folder.metrics_path)  # taken by begin_run
+    return metrics
 
 
 def checkpoint_of(settings: RunSettings, inputs: RunInputs, trained: TrainedModel) -> dict:
@@ -467,10 +475,24 @@ def slurm_job() -> dict | None:
 # ----------------------------------------------------------------------------------------------- a whole run
 
 
-def begin_run(settings: RunSettings, *, force: bool = False) -> RunFolder:
-    """The run's folder, ready to be written: a finished run is a ValueError unless ``force``."""
+class FinishedMeanwhile(ValueError):
+    """Another process finished the run while this one waited for its lock: it is not trained again."""
+
+
+def begin_run(settings: RunSettings, *, force: bool = False, log: Callable[[str], None] = _print_line) -> RunFolder:
+    """The run's folder, ready to be written, and its lock held until :func:`write_run` (see the module docstring).
+
+    A finished run is a ValueError unless ``force``; one that another process finished while this one waited
+    for the lock is a :class:`FinishedMeanwhile` error, even with ``force``: it was just trained.
+    """
     folder = settings.folder()
-    if folder.finished and not force:
+    lock = locks.acquire(folder.metrics_path, f"run {folder.path}", log=log)
+    if folder.finished and (lock.built_meanwhile() or not force):
+        lock.release()
+        if lock.built_meanwhile():
+            by = f" ({lock.waited_for.describe()})" if lock.waited_for else ""
+            raise FinishedMeanwhile(f"{folder.path}: another process{by} finished this run while this one waited; "
+                                    "not training it again (call begin_run again to train it once more)")
         raise ValueError(f"{folder.path} holds a finished run (metrics.json); set force=True to train it again, "
                          "or browse it with 04-errors")
     folder.begin()
@@ -519,11 +541,19 @@ def execute_run(
         if mode != "none":
             _print_line(f"{folder.path}: finished run found, not training again (force=True retrains)")
         return finished
-    folder = begin_run(settings, force=True)
-    inputs = prepare_inputs(settings, progress=mode)
-    trained = train_model(inputs, settings, progress=mode)
-    predictions = predict(trained.model, inputs, scheme=settings.tag_scheme)
-    metrics = write_run(folder, settings, inputs, trained, predictions, score(inputs, predictions))
+    try:
+        folder = begin_run(settings, force=True, log=_print_line if mode != "none" else lambda line: None)
+    except FinishedMeanwhile as finished:
+        if mode != "none":
+            _print_line(str(finished))
+        return finished_metrics(folder, settings)
+    try:
+        inputs = prepare_inputs(settings, progress=mode)
+        trained = train_model(inputs, settings, progress=mode)
+        predictions = predict(trained.model, inputs, scheme=settings.tag_scheme)
+        metrics = write_run(folder, settings, inputs, trained, predictions, score(inputs, predictions))
+    finally:
+        locks.release(folder.metrics_path)
     if mode != "none":
         _print_line(run_summary(metrics, folder))
     return metrics

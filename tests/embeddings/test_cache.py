@@ -133,7 +133,13 @@ def _fill(root: str, queue) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_filling_the_same_entry_leave_one_valid_entry(tmp_path):
+def test_two_processes_filling_the_same_entry_leave_one_valid_entry(tmp_path, monkeypatch):
+    from medner import locks
+
+    # As two processes that take no lock (another medner version): the atomic publication alone keeps the entry
+    # whole. With the lock, one fills it and the other waits and reads it (tests/test_locks.py).
+    entry = EmbeddingCache(tmp_path).entry_path(HashEmbedder(), "toy", "train", SENTENCES)
+    monkeypatch.setenv(locks.HELD_VARIABLE, str(locks.lock_file(entry)))
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     workers = [context.Process(target=_fill, args=(str(tmp_path), queue)) for _ in range(2)]

@@ -34,16 +34,18 @@ def register(subparsers) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Compute the comparison named by ``args``, write it and print one line saying what it holds."""
+    from medner import locks
     from medner.checks import check_positive_int
     from medner.comparison.study import compare_corpus, write_comparison
 
     check_positive_int("--n-boot", args.n_boot)
     check_positive_int("--n-shuffles", args.n_shuffles)
     progress = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
-    data = compare_corpus(args.results, args.corpus, corpus_path=args.path, label_map=args.label_map,
-                          demo_size=args.demo_size, stats_path=args.stats, folds=args.folds, n_boot=args.n_boot,
-                          n_shuffles=args.n_shuffles, seed=args.seed, progress=progress)
-    path = write_comparison(data, args.out)
+    with locks.building(args.out, f"the comparison {args.out}"):  # under make, its step holds it already
+        data = compare_corpus(args.results, args.corpus, corpus_path=args.path, label_map=args.label_map,
+                              demo_size=args.demo_size, stats_path=args.stats, folds=args.folds, n_boot=args.n_boot,
+                              n_shuffles=args.n_shuffles, seed=args.seed, progress=progress)
+        path = write_comparison(data, args.out)
     missing = "; ".join(f"{key}: {why}" for key, why in data["missing"].items()) or "nothing"
     print(f"{path}: {len(data['runs'])} runs of {', '.join(data['embeddings'])}; missing: {missing}")
     return 0

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from medner import files
+from medner import files, locks
 from medner.comparison.measurements import confusion_matrices, cost, has_confusion, training_curves
 from medner.comparison.resampling import confidence_intervals, paired_seeds, significance
 from medner.comparison.selection import (Run, finished_runs, full_data_runs, load_runs, main_fraction, run_records,
@@ -266,16 +266,20 @@ def read_or_compute_comparison(
     """The comparison at ``path`` when it is current (:func:`stale_because`); else computed, written there and returned.
 
     ``make`` computes the file beforehand (``medner compare``), so in batch this only reads;
-    opened in JupyterLab, the notebook computes what is missing or out of date. ``corpus_options``
-    are ``corpus_path``, ``label_map`` and ``demo_size`` of :func:`compare_corpus`.
+    opened in JupyterLab, the notebook computes what is missing or out of date. One process computes
+    it at a time (:mod:`medner.locks`): another one waits, then reads it when it is current.
+    ``corpus_options`` are ``corpus_path``, ``label_map`` and ``demo_size`` of :func:`compare_corpus`.
     """
     settings = comparison_settings(n_boot=n_boot, n_shuffles=n_shuffles, alpha=alpha, seed=seed, folds=folds)
     statistics = files.read_json(stats_path) if stats_path else None
-    reason = stale_because(path, results_root, corpus, settings, label_counts=statistics)
-    if reason is None:
+    if stale_because(path, results_root, corpus, settings, label_counts=statistics) is None:
         return read_comparison(path)
-    print(f"computing the comparison: {reason}")
-    data = compare_corpus(results_root, corpus, stats_path=stats_path, folds=folds, n_boot=n_boot, n_shuffles=n_shuffles,
-                          alpha=alpha, seed=seed, progress=progress, **corpus_options)
-    write_comparison(data, path)
+    with locks.building(path, f"the comparison {path}"):
+        reason = stale_because(path, results_root, corpus, settings, label_counts=statistics)  # computed meanwhile?
+        if reason is None:
+            return read_comparison(path)
+        print(f"computing the comparison: {reason}")
+        data = compare_corpus(results_root, corpus, stats_path=stats_path, folds=folds, n_boot=n_boot,
+                              n_shuffles=n_shuffles, alpha=alpha, seed=seed, progress=progress, **corpus_options)
+        write_comparison(data, path)
     return read_comparison(path)

@@ -17,8 +17,9 @@ offsets checksum are verified (the vectors' own sha256 is checked only with
 ``verify="full"``, as hashing gigabytes would defeat the cache); a partial or
 corrupted entry is logged and rebuilt. Entries are written into a temporary
 folder beside the final one and renamed into place, so two processes filling
-the same entry at once (``make -j``) never leave a mixed entry: the loser of
-the race discards its copy and reads the winner's.
+the same entry at once never leave a mixed entry: the loser of the race
+discards its copy and reads the winner's. They do not race: one fills an entry
+at a time, under its lock (:mod:`medner.locks`), and the other waits and reads it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from medner import files, paths
+from medner import files, locks, paths
 from medner.embeddings.base import TokenEmbedder, canonical_json, check_vectors, progress_bar
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,15 @@ class EmbeddingCache:
             else:
                 return self._record(CachedVectors(vectors, offsets, True, time.perf_counter() - started, entry,
                                                   manifest=manifest))
-        self._compute(embedder, corpus_name, split, sentences, entry, progress=progress)
+        # One process fills an entry at a time (medner.locks): another one waits, then reads what it wrote.
+        with locks.building(entry, f"the {embedder.name} vectors of {corpus_name}/{split}"):
+            try:
+                vectors, offsets, manifest = self._read(entry, len(sentences), embedder.fingerprint)
+            except CorruptEntryError:
+                self._compute(embedder, corpus_name, split, sentences, entry, progress=progress)
+            else:  # filled by the process this one waited for
+                return self._record(CachedVectors(vectors, offsets, True, time.perf_counter() - started, entry,
+                                                  manifest=manifest))
         vectors, offsets, manifest = self._read(entry, len(sentences), embedder.fingerprint)
         return self._record(CachedVectors(vectors, offsets, False, time.perf_counter() - started, entry,
                                           rebuilt=rebuilt, manifest=manifest))

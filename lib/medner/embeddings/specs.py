@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from medner import files, paths
+from medner import files, locks, paths
 from medner.embeddings.base import (
     EMBEDDING_CODE_VERSION,
     EmbeddingUnavailableError,
@@ -426,17 +426,33 @@ def trained_folder(spec: EmbeddingSpec, corpus_name: str, input_identity: dict, 
 
 
 def _trained_artefact(spec: EmbeddingSpec, corpus, input_identity: dict, workdir, train) -> tuple[Path, dict]:
-    """Reuse the trained folder for this input, or train into a temporary folder and rename it into place."""
+    """Reuse the trained folder for this input, or train into a temporary folder and rename it into place.
+
+    One process trains a given folder at a time (:mod:`medner.locks`): another one waits, then reuses it.
+    """
     final = trained_folder(spec, corpus.name, input_identity, workdir)
+    if (final / "training.json").is_file():
+        return final, _reused(final, spec, corpus)
+    with locks.building(final, f"the in-domain {spec.name} of {corpus.name}"):
+        if (final / "training.json").is_file():  # trained by the process this one waited for
+            return final, _reused(final, spec, corpus)
+        return final, _train_into(final, spec, corpus, input_identity, train)
+
+
+def _reused(final: Path, spec: EmbeddingSpec, corpus) -> dict:
+    """The training record of a trained folder, marked reused."""
+    record = json.loads((final / "training.json").read_text(encoding="utf-8"))
+    log.info("reusing in-domain %s for corpus %s from %s (trained in %.1f s)", spec.name, corpus.name, final,
+             record.get("seconds", float("nan")))
+    return {**record, "path": str(final), "reused": True}
+
+
+def _train_into(final: Path, spec: EmbeddingSpec, corpus, input_identity: dict, train) -> dict:
+    """Train into a temporary folder beside ``final`` and rename it into place; the training record."""
     record_path = final / "training.json"
-    if record_path.is_file():
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        log.info("reusing in-domain %s for corpus %s from %s (trained in %.1f s)", spec.name, corpus.name, final,
-                 record.get("seconds", float("nan")))
-        return final, {**record, "path": str(final), "reused": True}
     started = time.perf_counter()
     log.info("training in-domain %s on corpus %s into %s", spec.name, corpus.name, final)
-    # Another process training the same key at the same time trains the same artefacts: keep whichever came first.
+    # A process taking no lock (another medner version) may train the same artefacts meanwhile: the first stays.
     with files.atomic_folder(final, if_exists="keep") as folder:
         summary = train(folder.path)
         seconds = time.perf_counter() - started
@@ -446,6 +462,6 @@ def _trained_artefact(spec: EmbeddingSpec, corpus, input_identity: dict, workdir
     if not folder.published:
         log.info("another process trained %s first; using its artefacts", final)
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        return final, {**record, "path": str(final), "reused": True}
+        return {**record, "path": str(final), "reused": True}
     log.info("trained in-domain %s for corpus %s in %.1f s", spec.name, corpus.name, seconds)
-    return final, {**record, "path": str(final), "reused": False}
+    return {**record, "path": str(final), "reused": False}
