@@ -1,5 +1,6 @@
-"""``medner bench`` (our trainer against flair's on PHEE) and ``medner bench-embeddings`` (the embedding layer):
-development tools that measure; nothing in the study depends on them."""
+"""``medner bench`` (our trainer against flair's on PHEE), ``medner bench-embeddings`` (the embedding layer) and
+``medner bench-growth`` (the study's steps on growing corpora): development tools that measure; nothing in the
+study depends on them."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    """Add ``bench`` and ``bench-embeddings`` to ``medner``."""
+    """Add ``bench``, ``bench-embeddings`` and ``bench-growth`` to ``medner``."""
     from medner.bench.embeddings import register_bench
+    from medner.bench.growth import register_bench as register_growth
 
     bench = subparsers.add_parser(
         "bench",
@@ -37,3 +39,4 @@ def register(subparsers) -> None:
     bench.set_defaults(func=_bench)
 
     register_bench(subparsers)
+    register_growth(subparsers)
