@@ -93,6 +93,7 @@ def _phee_like_pair() -> tuple[str, str, str]:
         t_line(text, "T6", "Drug", "azithromycin", suffix="\t"), t_line(text, "T4", "Adverse_event", "induced"),
         t_line(text, "T7", "Dosage", "daily", "500 mg"),  # fragments out of order, as PHEE writes some
         t_line(text, "T8", "Route", "oral"), "E1\tAdverse_event:T4 Treatment:T3 Effect:T5\n",
+        "R1\thas Arg1:T3 Arg2:T6\n", "R2\thas_cue Arg1:E1 Arg2:T8\n",  # PHEE links events too
     ])
     return "phee-like", text, ann
 
@@ -341,6 +342,28 @@ def dangling_reference(draw: Draw, ann: str) -> str:
     return "\n".join(lines)
 
 
+def change_relation(draw: Draw, ann: str) -> str:
+    """An R line whose roles are swapped or renamed, whose argument names another line (an event, an
+    attribute, itself), or whose type holds a space or a control character."""
+    lines, i = _pick_line(draw, ann, r"R\w*\t")
+    if i is None:
+        return ann
+    ann_id, rest = lines[i].split("\t", 1)
+    parts = rest.split(" ")
+    ids = [line.split("\t", 1)[0] for line in lines if "\t" in line]
+    how = draw(st.sampled_from(["swap", "rename", "argument", "type"]))
+    if how == "swap" and len(parts) >= 3:
+        parts[1], parts[2] = parts[2], parts[1]
+    elif how == "rename" and len(parts) >= 3:
+        parts[1:3] = [f"{draw(st.sampled_from(['Theme', 'Cause', 'Arg1', '']))}:{p.partition(':')[2]}" for p in parts[1:3]]
+    elif how == "argument" and len(parts) >= 2:
+        parts[draw(st.integers(1, len(parts) - 1))] = f"Arg2:{draw(st.sampled_from(ids + [ann_id]))}"
+    else:
+        parts[0] = draw(st.sampled_from(["Strength Drug", "Strength\x00Drug", "ADE\u2028Drug", "", "Reason-Drug"]))
+    lines[i] = f"{ann_id}\t{' '.join(parts)}"
+    return "\n".join(lines)
+
+
 def huge_entity(draw: Draw, txt: str | None, ann: str | None) -> tuple[str | None, str | None]:
     """A 5 MB one-line text appended to the document, annotated as one entity (read) or with wrong text (refused)."""
     if txt is None:
@@ -384,7 +407,8 @@ def without_ann(draw: Draw, txt: str | None, ann: str | None) -> tuple[str | Non
 
 _TXT_MUTATIONS = [truncate_file, insert_nasty, windows_1252, crlf_or_cr, add_bom, empty, huge_line]
 BRAT_MUTATIONS = (
-    [_on_ann(m) for m in COMMON_MUTATIONS + [reorder_fragments, change_entity_text, change_id_or_label, dangling_reference]]
+    [_on_ann(m) for m in COMMON_MUTATIONS + [reorder_fragments, change_entity_text, change_id_or_label, dangling_reference,
+                                             change_relation]]
     + [_on_txt(m) for m in _TXT_MUTATIONS]
     + [huge_entity, shift_offsets_for_bom, without_txt, without_ann]
 )

@@ -2,7 +2,8 @@
 
 Hypothesis mutates valid brat pairs, CoNLL files and label maps (``bad_input_cases``) and checks every
 outcome: read exactly (every entity's text is the text at its offsets, every ``T`` line an entity
-or, with ``strict=False``, a counted skip; every CoNLL row a token), or refused with
+or, with ``strict=False``, a counted skip; every ``R`` line a relation between two entities of the
+document, a counted set-aside (an argument is an event) or a counted skip; every CoNLL row a token), or refused with
 :class:`BratFormatError` / :class:`ConllFormatError` / :class:`LabelMapError` whose message is one
 line starting ``file:line:``. Any other exception fails the test, and so does a case that takes
 longer than ``CASE_SECONDS`` (a hang, or quadratic work on the 5 MB lines).
@@ -130,6 +131,22 @@ def assert_entity_matches_its_line(doc, entity, line: str, shift: int) -> None:
     assert _normalised(text_field) in {_normalised(entity.text), _normalised(doc.entity_text(listed))}
 
 
+def assert_relations_match_their_lines(doc, r_lines: list[str], set_aside: int) -> None:
+    """Each relation is its ``R`` line (type, arguments by role), names two entities of the document, and every
+    ``R`` line given is a relation or one of the ``set_aside`` lines whose argument is no entity."""
+    assert len(doc.relations) + set_aside == len(r_lines), "an R line was neither a relation nor counted"
+    by_id = {line.split("\t", 1)[0]: line for line in r_lines}
+    entity_ids = {entity.id for entity in doc.entities}
+    for relation in doc.relations:
+        relation_type, *arguments = by_id[relation.id].split("\t", 1)[1].split("\t")[0].split()
+        roles = [argument.split(":", 1) for argument in arguments]
+        assert relation.type == relation_type
+        if sorted(role for role, _ in roles) == ["Arg1", "Arg2"]:
+            roles.sort()
+        assert [relation.arg1, relation.arg2] == [ann_id for _, ann_id in roles]
+        assert {relation.arg1, relation.arg2} <= entity_ids
+
+
 def assert_read_exactly(case: Case, docs: list, counts: AnnotationCounts) -> None:
     txt, ann = case.files["doc.txt"], case.files["doc.ann"]
     if txt is None:
@@ -143,6 +160,8 @@ def assert_read_exactly(case: Case, docs: list, counts: AnnotationCounts) -> Non
     by_id = {line.split("\t", 1)[0]: line for line in t_lines}
     for entity in doc.entities:
         assert_entity_matches_its_line(doc, entity, by_id[entity.id], counts.bom_offsets_shifted)
+    r_lines = [line for line in _ann_lines(ann or "") if line.startswith("R")]
+    assert_relations_match_their_lines(doc, r_lines, counts.relations_set_aside)
 
 
 def assert_lenient_reading_counts_every_skip(case: Case, folder: Path, paths: dict[str, Path]) -> None:
@@ -165,6 +184,8 @@ def assert_lenient_reading_counts_every_skip(case: Case, folder: Path, paths: di
     lines = _ann_lines(case.files["doc.ann"] or "")
     kept = [line.split("\t", 1)[0] for n, line in enumerate(lines, 1) if line.startswith("T") and n not in warned]
     assert sorted(kept) == sorted(e.id for e in docs[0].entities), "a T line neither read nor counted as skipped"
+    r_lines = [line for n, line in enumerate(lines, 1) if line.startswith("R") and n not in warned]
+    assert_relations_match_their_lines(docs[0], r_lines, counts.relations_set_aside)
     for entity in docs[0].entities:
         assert entity.text == docs[0].entity_text(entity.fragments)
 
@@ -182,7 +203,7 @@ def check_brat_case(case: Case, folder: Path) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # what reads strictly reads the same without a warning when lenient
         lenient = read_brat_folder(folder, strict=False)
-    assert [d.entities for d in lenient] == [d.entities for d in docs]
+    assert [(d.entities, d.relations) for d in lenient] == [(d.entities, d.relations) for d in docs]
     return "read exactly"
 
 

@@ -15,7 +15,7 @@ from medner.corpus.brat import (
     write_brat_document,
     write_brat_folder,
 )
-from medner.corpus.document import Document, Entity
+from medner.corpus.document import Document, Entity, Relation
 
 
 def write_pair(folder: Path, name: str, text: str | bytes, ann: str | bytes | None) -> Path:
@@ -290,3 +290,102 @@ def test_a_five_megabyte_one_line_document_is_read_in_linear_time(tmp_path):
     doc = read_brat_document(txt)
     assert time.perf_counter() - start < 5.0
     assert [e.text for e in doc.entities] == ["y" * 5_000_000, "aspirin"]
+
+
+# -- relations (issue 15) ---------------------------------------------------------------------------------
+
+
+def test_relation_lines_become_relations_sorted_by_id(tmp_path):
+    ann = ("T1\tDrug 11 18\taspirin\nT2\tStrength 19 24\t81 mg\nT3\tFrequency 25 30\tdaily\nT4\tADE 47 51\trash\n"
+           "R10\tADE-Drug Arg1:T4 Arg2:T1\n"
+           "R2\tFrequency-Drug Arg2:T1 Arg1:T3\n"  # roles in the other order
+           "R1\tStrength-Drug Arg1:T2 Arg2:T1\t\n")
+    counts = AnnotationCounts()
+    doc = read_brat_document(write_pair(tmp_path, "rel", TEXT, ann), counts=counts)
+    assert doc.relations == [
+        Relation("R1", "Strength-Drug", "T2", "T1"),
+        Relation("R2", "Frequency-Drug", "T3", "T1"),
+        Relation("R10", "ADE-Drug", "T4", "T1"),
+    ]
+    assert counts.lines["R"] == 3 and counts.relations_set_aside == 0
+    by_id = doc.entities_by_id()
+    assert [(by_id[r.arg1].label, by_id[r.arg2].label) for r in doc.relations] == [
+        ("Strength", "Drug"), ("Frequency", "Drug"), ("ADE", "Drug")]
+
+
+def test_a_relation_linking_an_event_is_counted_and_set_aside(tmp_path):
+    # PHEE writes such lines: "R2<TAB>has_cue Arg1:E2 Arg2:T11"
+    ann = "T1\tDrug 11 18\taspirin\nT2\tFrequency 25 30\tdaily\nE1\tStop:T2 Theme:T1\nR1\thas_cue Arg1:E1 Arg2:T1\n"
+    counts = AnnotationCounts()
+    doc = read_brat_document(write_pair(tmp_path, "ev", TEXT, ann), counts=counts)
+    assert doc.relations == [] and counts.lines["R"] == 1 and counts.relations_set_aside == 1
+    assert counts.as_dict()["relations_set_aside"] == 1
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("R1\tStrength-Drug Arg1:T2 Arg2:T9", "rel.ann:3: expected the ids a relation names to be annotations of this "
+                                          "file, found 'T9', which no line defines"),
+    ("R1\tStrength\x00Drug Arg1:T2 Arg2:T1", "rel.ann:3: expected a relation type without whitespace or control "
+                                             "characters, found 'Strength\\\\x00Drug'"),
+    ("R1\tStrength-Drug Arg1:T2", "rel.ann:3: expected 'R<id>"),
+])
+def test_a_bad_relation_line_is_one_line_error_or_a_counted_skip(tmp_path, line, expected):
+    txt = write_pair(tmp_path, "rel", TEXT, f"T1\tDrug 11 18\taspirin\nT2\tStrength 19 24\t81 mg\n{line}\n")
+    with pytest.raises(BratFormatError, match=expected) as info:
+        read_brat_document(txt)
+    assert "\n" not in str(info.value)
+    counts = AnnotationCounts()
+    with pytest.warns(UserWarning, match="rel.ann:3: "):
+        doc = read_brat_document(txt, strict=False, counts=counts)
+    assert doc.relations == [] and counts.skipped == 1 and counts.lines["R"] == 0
+
+
+def test_a_relation_whose_entity_was_skipped_is_skipped_with_its_own_message(tmp_path):
+    ann = "T1\tDrug 11 18\taspirin\nT2\tStrength 19 24\t81 mgX\nR1\tStrength-Drug Arg1:T2 Arg2:T1\n"
+    txt = write_pair(tmp_path, "skip", TEXT, ann)
+    with pytest.raises(BratFormatError, match="skip.ann:2: "):  # strictly, the entity's line stops the reading
+        read_brat_document(txt)
+    counts = AnnotationCounts()
+    with pytest.warns(UserWarning) as caught:
+        doc = read_brat_document(txt, strict=False, counts=counts)
+    messages = [str(w.message) for w in caught]
+    assert messages[1] == (f"{tmp_path / 'skip.ann'}:3: expected the arguments of 'R1' to be entities of this file, "
+                           "found 'T2', whose line 2 was skipped")
+    assert doc.relations == [] and counts.skipped == 2 and counts.lines["R"] == 0
+
+
+def test_writer_round_trip_gives_the_same_relations(tmp_path):
+    doc = Document("w", TEXT, [Entity("T1", "Drug", ((11, 18),), "aspirin"), Entity("T2", "Strength", ((19, 24),), "81 mg"),
+                               Entity("T4", "ADE", ((47, 51),), "rash")],
+                   relations=[Relation("R1", "Strength-Drug", "T2", "T1"), Relation("R3", "ADE-Drug", "T4", "T1")])
+    write_brat_document(doc, tmp_path)
+    assert (tmp_path / "w.ann").read_text(encoding="utf-8").splitlines()[3:] == [
+        "R1\tStrength-Drug Arg1:T2 Arg2:T1", "R3\tADE-Drug Arg1:T4 Arg2:T1"]
+    back = read_brat_document(tmp_path / "w.txt")
+    assert back.relations == doc.relations and back.entities == doc.entities
+
+
+def test_writer_renumbers_relations_with_their_entities_and_rejects_dangling_ones(tmp_path):
+    entities = [Entity("drug", "Drug", ((11, 18),), "aspirin"), Entity("dose", "Strength", ((19, 24),), "81 mg")]
+    doc = Document("n", TEXT, entities, relations=[Relation("link", "Strength-Drug", "dose", "drug")])
+    write_brat_document(doc, tmp_path)
+    back = read_brat_document(tmp_path / "n.txt")
+    assert back.relations == [Relation("R1", "Strength-Drug", "T2", "T1")]
+    by_id = back.entities_by_id()
+    assert (by_id["T2"].text, by_id["T1"].text) == ("81 mg", "aspirin")
+    with pytest.raises(ValueError, match="relation link names 'gone', but no entity of the document has that id"):
+        write_brat_document(Document("d", TEXT, entities, relations=[Relation("link", "Strength-Drug", "gone", "drug")]),
+                            tmp_path)
+    twice = [entities[0], Entity("drug", "Drug", ((0, 7),), "Patient")]
+    with pytest.raises(ValueError, match="names 'drug', but two entities share that id"):
+        write_brat_document(Document("d", TEXT, twice, relations=[Relation("R1", "X-Drug", "drug", "drug")]), tmp_path)
+    with pytest.raises(ValueError, match="brat types hold no whitespace"):
+        write_brat_document(Document("d", TEXT, entities, relations=[Relation("R1", "Strength Drug", "dose", "drug")]),
+                            tmp_path)
+
+
+def test_phee_relation_lines_naming_events_are_set_aside(phee_path):
+    counts = AnnotationCounts()
+    docs = read_brat_folder(phee_path / "dev", counts=counts)
+    kept = sum(len(doc.relations) for doc in docs)
+    assert counts.relations_set_aside > 0 and kept + counts.relations_set_aside == counts.lines["R"]

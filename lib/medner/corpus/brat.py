@@ -26,26 +26,37 @@ A document is a ``NAME.txt`` with an optional ``NAME.ann`` beside it (no
   fragments, which PHEE does not always sort), allowing stray trailing tabs or
   spaces on the line and runs of whitespace written as one space (brat and some
   export tools write a fragment that spans a line break with a space).
-* ``R`` (relations), ``E`` (events), ``A``/``M`` (attributes), ``N``
-  (normalisations), ``*`` (equivalences) and ``#`` (annotator notes) lines are
-  checked for their shape and for naming only ids that some line of the file
-  defines, and counted in :class:`AnnotationCounts`; their content is not kept,
-  the study only needs the entities.
+* ``R`` lines (``R1<TAB>Strength-Drug Arg1:T3 Arg2:T2``) become
+  :class:`~medner.corpus.document.Relation`: a type (no whitespace or control
+  character) and two arguments, each naming a ``T`` line of the file that was read
+  as an entity. Roles ``Arg1``/``Arg2`` may come in either order; other role names
+  are taken in the order the line gives them. The relations of a document are
+  sorted by id. brat also lets a relation link an event (PHEE's ``has_cue
+  Arg1:E2 Arg2:T11``): such a line is valid, counted in ``lines`` and in
+  ``AnnotationCounts.relations_set_aside``, and not kept, since a relation of the
+  study links two entities.
+* ``E`` (events), ``A``/``M`` (attributes), ``N`` (normalisations), ``*``
+  (equivalences) and ``#`` (annotator notes) lines are checked for their shape
+  and for naming only ids that some line of the file defines, and counted in
+  :class:`AnnotationCounts`; their content is not kept.
 * A malformed line (a label holding whitespace or control characters, offsets that
   are not ASCII numbers, ...), an offset mismatch or a reference to a missing id
   raises :class:`BratFormatError` with a one-line message ``file:line: expected ...,
   found ...`` that quotes at most 80 characters of what it found. With
   ``strict=False`` the same message is issued with :func:`warnings.warn`, the
   line is skipped and counted in ``AnnotationCounts.skipped``: every ``T`` line is
-  an entity or a counted skip.
+  an entity or a counted skip, every ``R`` line a relation or a counted skip (a
+  relation whose argument's ``T`` line was skipped is skipped too, with its own
+  message).
 
 Writing
 -------
 :func:`write_brat_document` writes ``NAME.txt`` (byte for byte the document
 text, UTF-8, no BOM) and ``NAME.ann`` with ``\\n`` line endings, one ``T`` line
-per entity. Tabs and line breaks inside an entity's text are written as spaces
-so that every annotation stays on one line; the reader accepts that form, so
-reading what was written gives back the same entities.
+per entity, then one ``R`` line per relation (``Arg1``/``Arg2``). Tabs and line
+breaks inside an entity's text are written as spaces so that every annotation
+stays on one line; the reader accepts that form, so reading what was written gives
+back the same entities and relations.
 """
 
 from __future__ import annotations
@@ -57,7 +68,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medner.corpus.document import Document, Entity
+from medner.corpus.document import Document, Entity, Relation
 from medner.corpus.textfile import excerpt, read_utf8, split_lines
 
 BOM = "\ufeff"
@@ -113,7 +124,9 @@ class AnnotationCounts:
     ``whitespace_normalised`` counts ``T`` lines whose text matched only after
     whitespace was normalised; ``bom_offsets_shifted`` counts files whose offsets
     counted the byte order mark; ``skipped`` counts lines dropped with a warning
-    under ``strict=False``; ``documents`` and ``documents_without_ann`` count files.
+    under ``strict=False``; ``relations_set_aside`` counts valid ``R`` lines not kept
+    as relations because an argument is not an entity (an event); ``documents`` and
+    ``documents_without_ann`` count files. Every ``R`` line is a relation, set aside or skipped.
     """
 
     lines: Counter = field(default_factory=Counter)
@@ -123,6 +136,7 @@ class AnnotationCounts:
     skipped: int = 0
     documents: int = 0
     documents_without_ann: int = 0
+    relations_set_aside: int = 0
 
     def as_dict(self) -> dict:
         """Plain JSON-ready counts."""
@@ -134,6 +148,7 @@ class AnnotationCounts:
             "whitespace_normalised": self.whitespace_normalised,
             "bom_offsets_shifted": self.bom_offsets_shifted,
             "skipped": self.skipped,
+            "relations_set_aside": self.relations_set_aside,
         }
 
 
@@ -159,12 +174,22 @@ class _TextBoundLine:
 
 
 @dataclass
+class _RelationLine:
+    line_number: int
+    relation_id: str
+    type: str
+    arg1: str
+    arg2: str
+
+
+@dataclass
 class _References:
     """A line that names other annotations: where it is, its kind and the ids it names."""
 
     line_number: int
     kind: str
     ids: list[str]
+    relation: _RelationLine | None = None  # an ``R`` line's relation
 
 
 class _AnnParser:
@@ -174,6 +199,7 @@ class _AnnParser:
         self.ann_path = ann_path
         self.strict = strict
         self.counts = counts
+        self.defined: dict[str, int] = {}  # annotation id -> line of its definition, once parsed
 
     def fail(self, line_number: int, message: str) -> None:
         full = f"{self.ann_path}:{line_number}: {message}"
@@ -182,22 +208,28 @@ class _AnnParser:
         warnings.warn(full, stacklevel=4)
         self.counts.skipped += 1
 
-    def parse(self, content: str) -> list[_TextBoundLine]:
-        """The ``T`` lines of ``content``; every other line checked for its shape and the ids it names, and counted."""
+    def parse(self, content: str) -> tuple[list[_TextBoundLine], list[_RelationLine]]:
+        """The ``T`` and ``R`` lines of ``content``; every other line checked for its shape and the ids it names, and counted."""
         text_bound: list[_TextBoundLine] = []
         naming: list[_References] = []
         seen_ids: dict[str, int] = {}
         for line_number, line in enumerate(split_lines(content.removeprefix(BOM)), start=1):
             if line.strip():
                 self._line(line_number, line, seen_ids, text_bound, naming)
+        self.defined = seen_ids
+        kept_relations = []
         for line in naming:
             missing = [ann_id for ann_id in line.ids if ann_id not in seen_ids]
             if missing:
                 self.fail(line.line_number, f"expected the ids a {ANNOTATION_KINDS[line.kind]} names to be annotations "
                                             f"of this file, found {excerpt(missing[0])}, which no line defines")
-            else:
-                self.counts.lines[line.kind] += 1
-        return text_bound
+                continue
+            self.counts.lines[line.kind] += 1
+            if line.kind == "R" and all(ann_id.startswith("T") for ann_id in line.ids):
+                kept_relations.append(line.relation)
+            elif line.kind == "R":
+                self.counts.relations_set_aside += 1
+        return text_bound, kept_relations
 
     def _line(self, line_number: int, line: str, seen_ids: dict[str, int], text_bound: list, naming: list) -> None:
         """Parse one non-blank line into ``text_bound`` (a ``T`` line) or ``naming`` (any other kind)."""
@@ -218,8 +250,25 @@ class _AnnParser:
             self._text_bound(line_number, ann_id, rest, text_bound)
             return
         ids = self._naming(line_number, kind, rest)
-        if ids is not None:
-            naming.append(_References(line_number, kind, ids))
+        if ids is None:
+            return
+        relation = self._relation(line_number, ann_id, rest) if kind == "R" else None
+        if kind != "R" or relation is not None:
+            naming.append(_References(line_number, kind, ids, relation))
+
+    def _relation(self, line_number: int, ann_id: str, rest: str) -> _RelationLine | None:
+        """The relation of an ``R`` line whose shape was checked (``Type Role:<id> Role:<id>``); None after a failure."""
+        relation_type, *arguments = rest.split("\t")[0].split()
+        if not _LABEL.fullmatch(relation_type):
+            self.fail(line_number, f"expected a relation type without whitespace or control characters, "
+                                   f"found {excerpt(relation_type)}")
+            return None
+        roles = dict(argument.split(":", 1) for argument in arguments)
+        if set(roles) == {"Arg1", "Arg2"}:
+            arg1, arg2 = roles["Arg1"], roles["Arg2"]
+        else:
+            arg1, arg2 = (argument.split(":", 1)[1] for argument in arguments)
+        return _RelationLine(line_number, ann_id, relation_type, arg1, arg2)
 
     def _text_bound(self, line_number: int, ann_id: str, rest: str, out: list[_TextBoundLine]) -> None:
         """Parse the rest of a ``T`` line (``Label start end[;start end]<TAB>text``) into ``out``."""
@@ -305,7 +354,7 @@ def read_brat_document(
         counts.documents_without_ann += 1
         return doc
     parser = _AnnParser(ann_path, strict, counts)
-    lines = parser.parse(read_utf8(ann_path, BratFormatError))
+    lines, relation_lines = parser.parse(read_utf8(ann_path, BratFormatError))
     shift = _bom_shift(lines, doc) if had_bom else 0
     counts.bom_offsets_shifted += shift
     for line in lines:
@@ -313,7 +362,30 @@ def read_brat_document(
         if entity is not None:
             doc.entities.append(entity)
     doc.entities.sort(key=lambda ent: (ent.start, ent.end, ent.label, ent.id))
+    doc.relations = _relations(relation_lines, {entity.id for entity in doc.entities}, parser)
     return doc
+
+
+def _relations(lines: list[_RelationLine], read: set[str], parser: _AnnParser) -> list[Relation]:
+    """The relations of ``lines`` whose arguments were both read as entities, sorted by id; a relation naming an
+    entity whose ``T`` line was skipped (``strict=False``) is skipped too, with its own message."""
+    relations = []
+    for line in lines:
+        unread = [arg for arg in (line.arg1, line.arg2) if arg not in read]
+        if unread:
+            parser.fail(line.line_number, f"expected the arguments of {excerpt(line.relation_id)} to be entities of "
+                                          f"this file, found {excerpt(unread[0])}, whose line {parser.defined[unread[0]]} "
+                                          "was skipped")
+            parser.counts.lines["R"] -= 1
+            continue
+        relations.append(Relation(id=line.relation_id, type=line.type, arg1=line.arg1, arg2=line.arg2))
+    return sorted(relations, key=_relation_order)
+
+
+def _relation_order(relation: Relation) -> tuple:
+    """``R2`` before ``R10``: by the number in the id when there is one, then by the id."""
+    number = relation.id[1:]
+    return (0, int(number), relation.id) if number.isdigit() and len(number) < 16 else (1, 0, relation.id)
 
 
 def _bom_shift(lines: list[_TextBoundLine], doc: Document) -> int:
@@ -388,14 +460,17 @@ def _ann_text(text: str) -> str:
 
 
 def format_ann(doc: Document) -> str:
-    """The ``.ann`` content for ``doc``: one ``T`` line per entity, ``\\n`` line endings.
+    """The ``.ann`` content for ``doc``: one ``T`` line per entity, then one ``R`` line per relation, ``\\n`` line endings.
 
-    Entity ids are kept when they are unique ``T<n>`` ids, otherwise every entity is numbered ``T1..``.
-    Raises ValueError for an entity whose offsets fall outside the text or whose label contains whitespace.
+    Entity ids are kept when they are unique ``T<n>`` ids, otherwise every entity is numbered ``T1..`` (and the
+    relations name the new ids); relation ids likewise (``R<n>``, else ``R1..``). Raises ValueError for an entity
+    whose offsets fall outside the text or whose label contains whitespace, and for a relation whose type holds
+    whitespace or that names no entity of the document (or one of two entities sharing an id).
     """
     ids = [ent.id for ent in doc.entities]
     keep_ids = len(set(ids)) == len(ids) and all(re.fullmatch(r"T\d+", i or "") for i in ids)
     out = []
+    written_id: dict[str, str] = {}
     for number, ent in enumerate(doc.entities, start=1):
         if not ent.fragments or ent.fragments[-1][1] > len(doc.text) or any(s >= e for s, e in ent.fragments):
             raise ValueError(f"document {doc.id}: entity {ent.id} has fragments {ent.fragments} outside its {len(doc.text)} characters")
@@ -403,8 +478,27 @@ def format_ann(doc: Document) -> str:
             raise ValueError(f"document {doc.id}: entity {ent.id} has label {ent.label!r}; brat labels hold no whitespace")
         spans = ";".join(f"{s} {e}" for s, e in ent.fragments)
         ann_id = ent.id if keep_ids else f"T{number}"
+        written_id[ent.id] = ann_id
         out.append(f"{ann_id}\t{ent.label} {spans}\t{_ann_text(doc.entity_text(ent.fragments))}\n")
+    out.extend(_relation_lines(doc, written_id, shared_ids={i for i, n in Counter(ids).items() if n > 1}))
     return "".join(out)
+
+
+def _relation_lines(doc: Document, written_id: dict[str, str], shared_ids: set[str]) -> list[str]:
+    """The ``R`` lines of ``doc``'s relations, naming the entity ids as written (``written_id``)."""
+    relation_ids = [relation.id for relation in doc.relations]
+    keep_ids = len(set(relation_ids)) == len(relation_ids) and all(re.fullmatch(r"R\d+", i or "") for i in relation_ids)
+    out = []
+    for number, relation in enumerate(doc.relations, start=1):
+        if not relation.type or re.search(r"\s", relation.type):
+            raise ValueError(f"document {doc.id}: relation {relation.id} has type {relation.type!r}; brat types hold no whitespace")
+        for argument in (relation.arg1, relation.arg2):
+            if argument not in written_id or argument in shared_ids:
+                why = "two entities share that id" if argument in shared_ids else "no entity of the document has that id"
+                raise ValueError(f"document {doc.id}: relation {relation.id} names {argument!r}, but {why}")
+        ann_id = relation.id if keep_ids else f"R{number}"
+        out.append(f"{ann_id}\t{relation.type} Arg1:{written_id[relation.arg1]} Arg2:{written_id[relation.arg2]}\n")
+    return out
 
 
 def write_brat_document(doc: Document, folder: str | Path, *, write_text: bool = True) -> Path:

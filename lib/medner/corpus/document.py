@@ -1,7 +1,8 @@
 """The data model every layer of the study shares.
 
-A :class:`Document` is the gold truth: its text and its entities with character
-offsets. Tokens, sentences and tags are derived from documents (see
+A :class:`Document` is the gold truth: its text, its entities with character
+offsets and the relations between them (n2c2-2018 Track 2 links each attribute to
+its drug: ``Strength-Drug``, ``ADE-Drug``, ...). Tokens, sentences and tags are derived from documents (see
 ``medner.corpus.tokenize`` and ``medner.corpus.tagging``); predictions are turned
 back into documents and scored on character offsets, as the n2c2-2018 scorer does.
 """
@@ -45,14 +46,33 @@ class Entity:
         return (self.label, self.fragments)
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A typed link between two entities of one document, named by their ids.
+
+    As in n2c2-2018 Track 2 (``R1<TAB>Strength-Drug Arg1:T3 Arg2:T2``), ``arg1`` is the
+    attribute and ``arg2`` the drug; the type is the pair of labels, attribute first.
+    """
+
+    id: str
+    type: str
+    arg1: str
+    arg2: str
+
+
 @dataclass
 class Document:
-    """A text with its entities. ``source`` is the file it was read from, if any."""
+    """A text with its entities and the relations between them. ``source`` is the file it was read from, if any."""
 
     id: str
     text: str
     entities: list[Entity] = field(default_factory=list)
     source: str | None = None
+    relations: list[Relation] = field(default_factory=list)
+
+    def entities_by_id(self) -> dict[str, Entity]:
+        """The entities by id (the ids relations name)."""
+        return {entity.id: entity for entity in self.entities}
 
     def entity_text(self, fragments: tuple[tuple[int, int], ...]) -> str:
         """The text at ``fragments``, joined by a space as brat writes it."""
