@@ -21,3 +21,6 @@ N2C2_LABELS: tuple[str, ...] = (
 
 #: The corpora known by name (``medner.corpus.registry`` reads them); any other name needs a brat folder.
 CORPUS_NAMES: tuple[str, ...] = ("demo", "n2c2-2018", "phee")
+
+#: The n2c2-2018 Track 2 relation types (attribute first, then the drug it belongs to), in the order of their labels.
+N2C2_RELATION_TYPES: tuple[str, ...] = tuple(f"{label}-Drug" for label in N2C2_LABELS[1:])

@@ -54,3 +54,28 @@ def test_a_huge_line_is_refused_at_once_with_a_short_message(tmp_path, name):
         read_label_map(path)
     assert time.perf_counter() - start < 2.0
     assert len(str(info.value)) < 300 and "(5000000 characters)" in str(info.value)
+
+
+# -- relations (issue 15) ---------------------------------------------------------------------------------
+
+
+def test_relations_follow_their_arguments_and_listed_relation_types_map_like_labels():
+    from collections import Counter
+
+    from medner.corpus.document import Document, Entity, Relation
+    from medner.corpus.labelmap import apply_label_map, as_label_map
+
+    text = "aspirin 81 mg for pain, rash"
+    entities = [Entity("T1", "Medication", ((0, 7),), "aspirin"), Entity("T2", "Dose", ((8, 13),), "81 mg"),
+                Entity("T3", "Indication", ((18, 22),), "pain"), Entity("T4", "Effect", ((24, 28),), "rash")]
+    relations = [Relation("R1", "Dose-Medication", "T2", "T1"), Relation("R2", "Indication-Medication", "T3", "T1"),
+                 Relation("R3", "Effect-Medication", "T4", "T1"), Relation("R4", "has", "T2", "T1")]
+    doc = Document("d", text, entities, relations=relations)
+    label_map = as_label_map({"Medication": "Drug", "Dose": "Strength", "Effect": "ADE",  # Indication is not listed: ignored
+                              "Dose-Medication": "Strength-Drug", "has": "-"})  # Effect-Medication unlisted: kept as it is
+    ignored, ignored_relations = Counter(), Counter()
+    (mapped,) = apply_label_map([doc], label_map, ignored, ignored_relations)
+    assert mapped.relations == [Relation("R1", "Strength-Drug", "T2", "T1"), Relation("R3", "Effect-Medication", "T4", "T1")]
+    assert ignored == {"Indication": 1}
+    assert ignored_relations == {("Indication-Medication", "argument_ignored"): 1, ("has", "type_ignored"): 1}
+    assert len(relations) == len(mapped.relations) + sum(ignored_relations.values())

@@ -224,3 +224,41 @@ def test_whitespace_only_and_entity_free_documents_tag_decode_and_score_without_
     assert scores["documents"] == {"scored": 2, "missing_predictions": 0}
     strict = scores["strict"]["micro"]
     assert (strict["tp"], strict["fp"], strict["fn"]) == (0, 1, 0) and strict["f1"] == 0.0
+
+
+# -- relations (issue 15) ---------------------------------------------------------------------------------
+
+
+def test_a_relation_with_an_argument_tagging_drops_is_counted_per_type_and_reason():
+    from medner.corpus.document import Relation
+
+    text = "Take aspirin 40mg daily. Stop it."
+    entities = [ent("T1", "Drug", (5, 12), text=text), ent("T2", "Strength", (13, 17), text=text),
+                ent("T3", "Dosage", (14, 17), text=text),  # starts inside "40": boundary_inside_token
+                ent("T4", "Drug", (5, 17), text=text),  # the longest: T1 and T2 overlap it
+                ent("T5", "Frequency", (18, 29), text=text)]  # crosses the sentence end
+    relations = [Relation("R1", "Strength-Drug", "T2", "T1"),  # both arguments dropped for overlap
+                 Relation("R2", "Dosage-Drug", "T3", "T4"), Relation("R3", "Frequency-Drug", "T5", "T4"),
+                 Relation("R4", "Strength-Drug", "T3", "T1"),  # two reasons: the first of DROP_REASONS counts
+                 Relation("R5", "Other", "T4", "T4")]
+    _, report = tag_documents([Document("d", text, entities, relations=relations)])
+    table = report.as_dict()["relations"]
+    assert list(table["per_type"]) == ["Strength-Drug", "Dosage-Drug", "Frequency-Drug", "Other"]
+    assert table["per_type"]["Strength-Drug"] == {"gold": 2, "kept": 0, "dropped_overlap": 2,
+                                                  "dropped_boundary_inside_token": 0, "dropped_boundary_crosses_sentence": 0}
+    assert table["per_type"]["Dosage-Drug"]["dropped_boundary_inside_token"] == 1
+    assert table["per_type"]["Frequency-Drug"]["dropped_boundary_crosses_sentence"] == 1
+    assert table["per_type"]["Other"]["kept"] == 1
+    for row in [*table["per_type"].values(), table["total"]]:
+        assert row["gold"] == row["kept"] + sum(v for k, v in row.items() if k.startswith("dropped_"))
+    assert [d.detail for d in report.relations_dropped][:1] == ["R1 Strength-Drug T2->T1: argument T2 dropped (overlap)"]
+
+
+def test_documents_without_relations_report_as_before_and_a_dangling_relation_is_refused():
+    from medner.corpus.document import Relation
+
+    doc = Document("d", TEXT, [ent("T1", "Drug", (8, 18))])
+    assert set(tag_documents([doc])[1].as_dict()) == {"scheme", "per_label", "total"}
+    doc.relations = [Relation("R1", "Strength-Drug", "T9", "T1")]
+    with pytest.raises(ValueError, match="document d: relation R1 names 'T9', which is no entity of the document"):
+        tag_documents([doc])

@@ -14,6 +14,13 @@ list of labels to keep. Every ignored entity is counted per source label
 refuses a map that keeps none of the corpus's labels and warns about a kept label that never
 occurs (a typo such as ``Frq`` for ``Freq``).
 
+Relations follow their arguments: a relation one of whose entities the map ignores is
+dropped and counted per relation type with the reason ``argument_ignored``
+(``Corpus.ignored_relations``). A map may also list relation types (``Strength-Drug
+Strength-Drug``, ``has -``): a listed type is renamed or, with an empty target, ignored
+(reason ``type_ignored``). A relation type the map does not list is kept as it is, unlike
+an entity label, so that a map written for the entity labels keeps the corpus's relations.
+
 Labels are as brat writes them: no whitespace, no control character. A file that is not
 UTF-8, a malformed line, a source listed twice or a map without any entry raises
 :class:`LabelMapError` with one line ``file:line: expected ..., found ...``.
@@ -37,7 +44,7 @@ from pathlib import Path
 
 import yaml
 
-from medner.corpus.document import Document, Entity
+from medner.corpus.document import Document, Entity, Relation
 from medner.corpus.textfile import excerpt, read_utf8, split_lines
 
 IGNORE_TARGETS = {"", "-"}
@@ -149,8 +156,18 @@ def as_label_map(label_map: str | Path | Mapping[str, str | None] | None) -> dic
     return read_label_map(label_map)
 
 
-def apply_label_map(docs: Iterable[Document], label_map: Mapping[str, str | None], ignored: Counter) -> list[Document]:
-    """Documents with mapped labels; every entity whose label maps to nothing (or is unlisted) is counted in ``ignored``."""
+#: Why the label map dropped a relation, as counted in ``ignored_relations``.
+RELATION_IGNORE_REASONS: tuple[str, ...] = ("argument_ignored", "type_ignored")
+
+
+def apply_label_map(docs: Iterable[Document], label_map: Mapping[str, str | None], ignored: Counter,
+                    ignored_relations: Counter | None = None) -> list[Document]:
+    """Documents with mapped labels; every entity whose label maps to nothing (or is unlisted) is counted in ``ignored``.
+
+    Relations follow the module docstring; each one dropped is counted in ``ignored_relations`` under
+    ``(relation type, reason)`` (a reason of :data:`RELATION_IGNORE_REASONS`).
+    """
+    ignored_relations = ignored_relations if ignored_relations is not None else Counter()
     out = []
     for doc in docs:
         entities = []
@@ -160,5 +177,15 @@ def apply_label_map(docs: Iterable[Document], label_map: Mapping[str, str | None
                 ignored[entity.label] += 1
                 continue
             entities.append(Entity(id=entity.id, label=target, fragments=entity.fragments, text=entity.text))
-        out.append(Document(id=doc.id, text=doc.text, entities=entities, source=doc.source))
+        kept_ids = {entity.id for entity in entities}
+        relations = []
+        for relation in doc.relations:
+            relation_type = label_map.get(relation.type, relation.type)
+            if relation_type is None:
+                ignored_relations[(relation.type, "type_ignored")] += 1
+            elif relation.arg1 not in kept_ids or relation.arg2 not in kept_ids:
+                ignored_relations[(relation.type, "argument_ignored")] += 1
+            else:
+                relations.append(Relation(id=relation.id, type=relation_type, arg1=relation.arg1, arg2=relation.arg2))
+        out.append(Document(id=doc.id, text=doc.text, entities=entities, source=doc.source, relations=relations))
     return out

@@ -27,6 +27,12 @@ counted per label in :class:`TaggingReport`:
 Everything else is ``kept`` and tagged. ``gold == kept + dropped_overlap + dropped_boundary``
 holds for every label.
 
+Relations follow their arguments: a gold relation one of whose entities is dropped is
+counted as dropped, per relation type, with that entity's reason (the first of
+:data:`DROP_REASONS` when both are dropped for different reasons); the others are kept,
+and ``gold == kept + dropped`` holds for every relation type too. Tags carry no relation:
+this only says which gold relations an end-to-end system could still find from the tags.
+
 Decoding policy (:func:`decode_sentences`)
 ------------------------------------------
 Tags become entities whose single fragment runs from the start of the first
@@ -44,8 +50,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from medner import N2C2_LABELS
-from medner.corpus.document import Document, Entity, Sentence
+from medner import N2C2_LABELS, N2C2_RELATION_TYPES
+from medner.corpus.document import Document, Entity, Relation, Sentence
 from medner.corpus.tokenize import sentences_of, tokenize
 
 SCHEMES: tuple[str, ...] = ("BIO", "BIOES")
@@ -65,15 +71,29 @@ class DroppedEntity:
     detail: str
 
 
+@dataclass(frozen=True)
+class DroppedRelation:
+    """A gold relation one of whose arguments the tag sequence cannot represent, with that argument's reason."""
+
+    doc_id: str
+    relation: Relation
+    reason: str
+    detail: str
+
+
 @dataclass
 class TaggingReport:
-    """Per label: how many gold entities there were, how many were tagged and why the others were not."""
+    """Per label: how many gold entities there were, how many were tagged and why the others were not;
+    per relation type the same for the relations between them."""
 
     scheme: str
     label_priority: tuple[str, ...] = N2C2_LABELS
     gold: Counter = field(default_factory=Counter)
     kept: Counter = field(default_factory=Counter)
     dropped: list[DroppedEntity] = field(default_factory=list)
+    relations_gold: Counter = field(default_factory=Counter)
+    relations_kept: Counter = field(default_factory=Counter)
+    relations_dropped: list[DroppedRelation] = field(default_factory=list)
 
     def labels(self) -> list[str]:
         """Labels seen, in priority order then alphabetical."""
@@ -104,7 +124,30 @@ class TaggingReport:
             }
         keys = ("gold", "kept", "dropped_overlap", "dropped_boundary", "dropped_boundary_inside_token", "dropped_boundary_crosses_sentence")
         total = {key: sum(row[key] for row in per_label.values()) for key in keys}
-        return {"scheme": self.scheme, "per_label": per_label, "total": total}
+        out = {"scheme": self.scheme, "per_label": per_label, "total": total}
+        if self.relations_gold:
+            out["relations"] = self.relations_as_dict()
+        return out
+
+    def relations_as_dict(self) -> dict:
+        """``{"per_type": {type: {gold, kept, dropped_<reason> for each of DROP_REASONS}}, "total": {same keys}}``
+        (in :meth:`as_dict` under ``"relations"`` when the documents had relations, so that the report of a
+        corpus without relations stays as it was)."""
+        drops = {reason: Counter() for reason in DROP_REASONS}
+        for dropped in self.relations_dropped:
+            drops[dropped.reason][dropped.relation.type] += 1
+        per_type = {
+            relation_type: {"gold": self.relations_gold[relation_type], "kept": self.relations_kept[relation_type],
+                            **{f"dropped_{reason}": drops[reason][relation_type] for reason in DROP_REASONS}}
+            for relation_type in sorted(self.relations_gold, key=relation_type_key)
+        }
+        keys = ("gold", "kept", *(f"dropped_{reason}" for reason in DROP_REASONS))
+        return {"per_type": per_type, "total": {key: sum(row[key] for row in per_type.values()) for key in keys}}
+
+
+def relation_type_key(relation_type: str) -> tuple[int, str]:
+    """Sort key of relation types: the n2c2 types in the order of their labels, any others after, alphabetically."""
+    return _priority_key(relation_type, N2C2_RELATION_TYPES)
 
 
 def _priority_key(label: str, label_priority: Sequence[str]) -> tuple[int, str]:
@@ -147,6 +190,7 @@ def tag_document(
     token_at_start = {token.start: k for k, token in enumerate(flat)}
     token_at_end = {token.end: k for k, token in enumerate(flat)}
 
+    already_dropped = len(report.dropped)
     candidates: list[tuple[Entity, int, int]] = []
     for entity in doc.entities:
         report.gold[entity.label] += 1
@@ -183,6 +227,8 @@ def tag_document(
         kept.append((entity, first, last))
         report.kept[entity.label] += 1
 
+    _count_relations(doc, report, report.dropped[already_dropped:])
+
     flat_tags = ["O"] * len(flat)
     for entity, first, last in kept:
         flat_tags[first : last + 1] = _span_tags(entity.label, last - first + 1, scheme)
@@ -191,6 +237,27 @@ def tag_document(
         sentence.tags = flat_tags[position : position + len(sentence)]
         position += len(sentence)
     return sentences
+
+
+def _count_relations(doc: Document, report: TaggingReport, dropped_here: Sequence[DroppedEntity]) -> None:
+    """Count each relation of ``doc`` kept or dropped (with its argument's reason) given the entities dropped here."""
+    if not doc.relations:
+        return
+    reason_of = {dropped.entity.id: dropped.reason for dropped in dropped_here}
+    known = {entity.id for entity in doc.entities}
+    for relation in doc.relations:
+        report.relations_gold[relation.type] += 1
+        missing = [arg for arg in (relation.arg1, relation.arg2) if arg not in known]
+        if missing:
+            raise ValueError(f"document {doc.id}: relation {relation.id} names {missing[0]!r}, which is no entity of the document")
+        reasons = {reason_of[arg] for arg in (relation.arg1, relation.arg2) if arg in reason_of}
+        if not reasons:
+            report.relations_kept[relation.type] += 1
+            continue
+        reason = next(r for r in DROP_REASONS if r in reasons)
+        argument = next(arg for arg in (relation.arg1, relation.arg2) if reason_of.get(arg) == reason)
+        report.relations_dropped.append(DroppedRelation(
+            doc.id, relation, reason, f"{relation.id} {relation.type} {relation.arg1}->{relation.arg2}: argument {argument} dropped ({reason})"))
 
 
 def tag_documents(
