@@ -1,8 +1,9 @@
 """The synthetic demo corpus: determinism, labels and their imbalance, context-dependent Reason/ADE,
-unseen test drugs, exact offsets, sizes. Everything is computed from the written files."""
+unseen test drugs, exact offsets, sizes, relations. Everything is computed from the written files."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -15,14 +16,17 @@ from medner.corpus.demo import generate_demo_corpus
 
 SPLITS = ("train", "dev", "test")
 _T_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+) (\d+)\t(.*)$")
+_R_LINE = re.compile(r"^R\d+\t(\S+)-Drug Arg1:(T\d+) Arg2:(T\d+)$")
+RELATION_TYPES = {f"{label}-Drug" for label in N2C2_LABELS if label != "Drug"}
 
 
 def parse_ann_exactly(ann_path: Path) -> list[tuple[str, int, int, str]]:
-    """(label, start, end, text) per line; every line must be a continuous ``T`` line checked against the .txt."""
+    """(label, start, end, text) per ``T`` line; every line before the ``R`` lines must be a continuous ``T`` line
+    checked against the .txt."""
     text = ann_path.with_suffix(".txt").read_bytes().decode("utf-8")
     entities = []
     for number, line in enumerate(ann_path.read_bytes().decode("utf-8").split("\n"), start=1):
-        if not line:
+        if not line or line.startswith("R"):
             continue
         match = _T_LINE.match(line)
         assert match, f"{ann_path}:{number}: not a continuous T line: {line!r}"
@@ -215,3 +219,71 @@ def test_regenerating_replaces_earlier_demo_files_and_refuses_foreign_ones(tmp_p
 def test_too_small_or_non_integer_sizes_are_refused(tmp_path, bad):
     with pytest.raises(ValueError, match="n_sentences"):
         generate_demo_corpus(tmp_path, n_sentences=bad)
+
+
+# -- relations (issue 15) ---------------------------------------------------------------------------------
+
+#: sha256 of every .txt file and every T line of the corpus generated with (n_sentences, seed), as generator
+#: version 1 wrote them (before relations). Version 2 added R lines only: texts and entities, and so every
+#: NER number of the study, are unchanged.
+VERSION_1_TEXTS_AND_ENTITIES = {
+    (200, 13): "d35c7cda0c82675bfb518d2437e1d4a4a4c87764972e6192a85ffcae5b5e5fe6",
+    (3000, 13): "43ac5a941e34ce063ad7483f885fe18e32a4af9acd250ee56a0ccab52facec0c",
+}
+
+
+def texts_and_entities_sha256(root: Path) -> str:
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        for txt in sorted((root / split).glob("*.txt")):
+            t_lines = [line for line in txt.with_suffix(".ann").read_text(encoding="utf-8").split("\n") if line.startswith("T")]
+            digest.update(f"{split}/{txt.name}\0".encode() + txt.read_bytes() + ("\0" + "\n".join(t_lines) + "\0").encode())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("n_sentences, seed", sorted(VERSION_1_TEXTS_AND_ENTITIES))
+def test_texts_and_entities_are_those_of_version_1(tmp_path, n_sentences, seed):
+    root = generate_demo_corpus(tmp_path / "c", n_sentences=n_sentences, seed=seed)
+    assert texts_and_entities_sha256(root) == VERSION_1_TEXTS_AND_ENTITIES[(n_sentences, seed)]
+
+
+def test_relations_link_each_attribute_to_a_drug_of_its_line_with_the_eight_types(default_corpus):
+    from medner.corpus.brat import read_brat_folder
+
+    types: Counter = Counter()
+    for split in SPLITS:
+        for doc in read_brat_folder(default_corpus / split):
+            by_id = doc.entities_by_id()
+            linked = Counter()
+            for relation in doc.relations:
+                attribute, drug = by_id[relation.arg1], by_id[relation.arg2]
+                assert relation.type == f"{attribute.label}-Drug" and drug.label == "Drug"
+                assert "\n" not in doc.text[min(attribute.start, drug.start):max(attribute.end, drug.end)]
+                linked[attribute.id] += 1
+                types[relation.type] += 1
+            # every attribute has its drug; only a Reason may have several ("managed with X and Y")
+            attributes = [e for e in doc.entities if e.label != "Drug"]
+            assert all(linked[e.id] == 1 or (e.label == "Reason" and linked[e.id] > 1) for e in attributes), doc.id
+    assert set(types) == RELATION_TYPES
+    assert types["Strength-Drug"] > types["ADE-Drug"] > 100
+
+
+def test_r_lines_follow_the_t_lines_and_name_them(default_corpus):
+    for ann in sorted((default_corpus / "dev").glob("*.ann")):
+        lines = [line for line in ann.read_text(encoding="utf-8").split("\n") if line]
+        kinds = "".join(line[0] for line in lines)
+        assert re.fullmatch("T*R*", kinds), ann.name
+        t_ids = {line.split("\t")[0] for line in lines if line[0] == "T"}
+        for line in lines[kinds.index("R") if "R" in kinds else len(lines):]:
+            match = _R_LINE.match(line)
+            assert match and {match.group(2), match.group(3)} <= t_ids, line
+
+
+def test_every_template_names_its_main_drug_first():
+    """relations_of_line links attributes to the first drug of a line: {Drug} must come before {Drug2}/{Drug3}."""
+    for template in demo._REASON_TEMPLATES + demo._ADE_TEMPLATES + demo._DRUG_ONLY_TEMPLATES:
+        slots = re.findall(r"\{(Drug\d?)\}", template)
+        assert slots[0] == "Drug" and slots == sorted(slots), template
+    spans = [("Reason", 4, 8, "rash"), ("Drug", 20, 27, "aspirin"), ("Strength", 28, 33, "81 mg"), ("Drug", 38, 45, "heparin")]
+    assert demo.relations_of_line(spans) == [("Reason-Drug", 0, 1), ("Reason-Drug", 0, 3), ("Strength-Drug", 2, 1)]
+    assert demo.relations_of_line([("Reason", 0, 4, "rash")]) == []

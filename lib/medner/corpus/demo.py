@@ -24,8 +24,12 @@ choice of embedding can matter:
   test, so that a sizeable share of test Drug mentions is never seen in train.
 
 Each line of a note is one sentence (or list item); ``n_sentences`` counts
-lines, with and without entities. Files are brat standoff (``T`` lines only,
-continuous spans, no overlaps), ``\\n`` newlines, UTF-8.
+lines, with and without entities. Files are brat standoff, ``\\n`` newlines,
+UTF-8: ``T`` lines (continuous spans, no overlaps), then ``R`` lines linking each
+attribute to its drug with the eight n2c2-2018 relation types (``Strength-Drug``,
+``Dosage-Drug``, ``Duration-Drug``, ``Frequency-Drug``, ``Form-Drug``, ``Route-Drug``,
+``Reason-Drug``, ``ADE-Drug``; see :func:`relations_of_line`). Every attribute of a line
+belongs to a drug of the same line, so no link crosses a line break.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ from pathlib import Path
 
 from medner.corpus import demo_lexicon as lex
 
-#: Bumped whenever the generated text changes for a given seed (recorded in demo.json).
-GENERATOR_VERSION = 1
+#: Bumped whenever the generated files change for a given seed (recorded in demo.json). Version 2 added
+#: the R lines; its texts and T lines are those of version 1, byte for byte (tests/corpus/test_demo.py).
+GENERATOR_VERSION = 2
 
 #: Share of sentences (and so, roughly, documents) per split.
 SPLIT_SHARES: tuple[tuple[str, float], ...] = (("train", 0.70), ("dev", 0.15), ("test", 0.15))
@@ -417,6 +422,24 @@ def _render(chunks: list[Chunk]) -> tuple[str, list[tuple[str, int, int, str]]]:
     return "".join(parts), spans
 
 
+def relations_of_line(spans: list[tuple[str, int, int, str]]) -> list[tuple[str, int, int]]:
+    """``(relation type, attribute index, drug index)`` for the entity spans of one rendered line (indices into ``spans``).
+
+    Every line names its main drug first: a list item has one drug, and every template writes ``{Drug}``
+    (whose attributes it draws) before ``{Drug2}``/``{Drug3}`` (a test checks it). Each attribute belongs to
+    that main drug and gets ``<Label>-Drug``, except a Reason, which belongs to every drug of its line ("Her
+    {Reason} was managed with {Drug} and {Drug2}"). A line without a drug links nothing.
+    """
+    drugs = [k for k, (label, *_) in enumerate(spans) if label == "Drug"]
+    links = []
+    for k, (label, *_) in enumerate(spans):
+        if label == "Drug" or not drugs:
+            continue
+        for drug in drugs if label == "Reason" else drugs[:1]:
+            links.append((f"{label}-Drug", k, drug))
+    return links
+
+
 def _split_budgets(n_sentences: int) -> dict[str, int]:
     budgets = {name: round(n_sentences * share) for name, share in SPLIT_SHARES}
     budgets["train"] += n_sentences - sum(budgets.values())
@@ -449,7 +472,8 @@ from invented word lists and sentence templates. No text comes from a real patie
 real clinical record; scores on this corpus say nothing about clinical performance.
 
 Parameters: seed={seed}, n_sentences={n_sentences}, generator version {version}.
-Format: brat standoff (`T` lines), one sentence or list item per line, n2c2-2018 Track 2 labels.
+Format: brat standoff (`T` lines, then `R` lines linking each attribute to its drug), one sentence or
+list item per line, n2c2-2018 Track 2 labels and relation types.
 Documents per split: {documents}.
 """
 
@@ -483,16 +507,21 @@ def generate_demo_corpus(out_dir: str | Path, *, n_sentences: int = 3000, seed: 
             lines = [_render(writer.with_typos(chunks)) for chunks in writer.note(split, n_lines)]
             text_parts: list[str] = []
             ann_lines: list[str] = []
+            relation_lines: list[str] = []
             offset = 0
             for line_text, spans in lines:
+                first = len(ann_lines) + 1  # the T number of the line's first entity
                 for label, start, end, surface in spans:
                     ann_lines.append(f"T{len(ann_lines) + 1}\t{label} {offset + start} {offset + end}\t{surface}\n")
+                for relation_type, attribute, drug in relations_of_line(spans):
+                    relation_lines.append(f"R{len(relation_lines) + 1}\t{relation_type} "
+                                          f"Arg1:T{first + attribute} Arg2:T{first + drug}\n")
                 text_parts.append(line_text + "\n")
                 offset += len(line_text) + 1
             index += 1
             doc_id = f"{_DOC_ID_PREFIX}{split}-{index:05d}"
             (folder / f"{doc_id}.txt").write_bytes("".join(text_parts).encode("utf-8"))
-            (folder / f"{doc_id}.ann").write_bytes("".join(ann_lines).encode("utf-8"))
+            (folder / f"{doc_id}.ann").write_bytes("".join(ann_lines + relation_lines).encode("utf-8"))
             written += n_lines
         documents[split] = index
     manifest = {"generator_version": GENERATOR_VERSION, "seed": seed, "n_sentences": n_sentences,
