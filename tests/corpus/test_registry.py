@@ -221,3 +221,29 @@ def test_a_negative_corpus_seed_is_refused(tmp_path):
     make_brat_folder(tmp_path / "mine", 5)
     with pytest.raises(ValueError, match="seed: expected an integer >= 0; given -1"):
         load_corpus(str(tmp_path / "mine"), seed=-1)
+
+
+# -- relations (issue 15) ---------------------------------------------------------------------------------
+
+
+def test_the_demo_carries_its_relations_and_a_brat_corpus_its_r_lines_through_the_label_map(medner_root, tmp_path):
+    import warnings
+
+    demo = load_corpus("demo", demo_size=60, seed=3)
+    assert sum(len(d.relations) for d in demo.documents()) == demo.annotation_lines["lines"]["R"] > 0
+    assert demo.relation_record == {"from": "brat R lines"} and demo.options == {} and demo.ignored_relations == {}
+    for split in registry.SPLITS:
+        make_brat_folder(tmp_path / "c" / split, 2, labels=("Medication", "Indication"), prefix=split)
+        for ann in (tmp_path / "c" / split).glob("*.ann"):
+            ann.write_text(ann.read_text(encoding="utf-8") + "R1\tIndication-Medication Arg1:T2 Arg2:T1\n", encoding="utf-8")
+    keep = tmp_path / "keep.tsv"
+    keep.write_text("Medication\tDrug\nIndication\tReason\nIndication-Medication\tReason-Drug\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a relation type the map lists is no label that "occurs nowhere"
+        kept = load_corpus("brat", path=tmp_path / "c", label_map=keep)
+    assert {r.type for d in kept.documents() for r in d.relations} == {"Reason-Drug"} and kept.ignored_relations == {}
+    drop = tmp_path / "drop.tsv"
+    drop.write_text("Medication\tDrug\n", encoding="utf-8")
+    dropped = load_corpus("brat", path=tmp_path / "c", label_map=drop)
+    assert all(d.relations == [] for d in dropped.documents())
+    assert dropped.ignored == {"Indication": 6} and dropped.ignored_relations == {"Indication-Medication": {"argument_ignored": 6}}

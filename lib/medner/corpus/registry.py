@@ -28,11 +28,21 @@ Corpora
     PHEE (Sun et al., 2022), mapped to n2c2 labels by
     :data:`medner.corpus.labelmap.PHEE_LABEL_MAP`; every other type is ignored and
     counted in ``Corpus.ignored``. Defaults to :func:`medner.paths.default_phee_path`.
+    Its relations come from the event structure in its ``json/`` folder, and the option
+    ``phee_effects`` says whether an Effect of therapeutic events only is still an ADE
+    (``"ade"``, the default) or is ignored (``"events"``): see :mod:`medner.corpus.phee`.
 any folder
     ``load_corpus("path/to/folder")`` or ``load_corpus("brat", path=...)``: split
     by its ``train/``/``dev/``/``test/`` folders when present, else seeded 80/10/10;
     with ``label_map`` (see :mod:`medner.corpus.labelmap`) labels are mapped and
     the unlisted ones ignored and counted.
+
+Relations
+---------
+Documents carry the relations of their brat ``R`` lines (n2c2-2018's as they are, the
+demo's as generated), PHEE's are derived from its events. A relation whose argument the
+label map ignores is dropped and counted per type and reason in ``Corpus.ignored_relations``;
+``Corpus.relation_record`` says where the relations came from.
 """
 
 from __future__ import annotations
@@ -53,6 +63,7 @@ from medner.corpus.document import Document
 from medner.corpus.folds import DEV_FRACTION as FOLD_DEV_FRACTION
 from medner.corpus.folds import assignment_sha256, check_folds, fold_assignment, fold_splits
 from medner.corpus.labelmap import PHEE_LABEL_MAP, apply_label_map, as_label_map
+from medner.corpus.phee import EFFECT_RULES, event_relations
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 DEV_FRACTION = 0.1
@@ -74,6 +85,11 @@ class Corpus:
     ``split_record``: how the splits were made (see the module docstring).
     ``source``: the folder read. ``annotation_lines``: what the brat reader read and tolerated
     (:meth:`medner.corpus.brat.AnnotationCounts.as_dict`).
+    ``ignored_relations``: source relation type -> {reason: number of relations the label map dropped}
+    (reasons: :data:`medner.corpus.labelmap.RELATION_IGNORE_REASONS`).
+    ``options``: the corpus options that change what is read, as given (``phee_effects`` for PHEE).
+    ``relation_record``: where the relations came from and, for PHEE, what the events gave
+    (:func:`medner.corpus.phee.event_relations`).
     """
 
     name: str
@@ -83,6 +99,9 @@ class Corpus:
     split_record: dict
     source: str
     annotation_lines: dict = field(default_factory=dict)
+    ignored_relations: dict[str, dict[str, int]] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    relation_record: dict = field(default_factory=dict)
 
     def documents(self) -> list[Document]:
         """Every document of every split, train then dev then test."""
@@ -147,30 +166,38 @@ def _read_brat_splits(folder: Path, seed: int, counts: AnnotationCounts, *, requ
     return splits, {"method": "seeded", "seed": seed, "fractions": dict(SEEDED_FRACTIONS), "ids": ids}
 
 
-def _map_labels(splits: dict, label_map: Mapping[str, str | None] | None, map_name: str, folder: Path) -> tuple[dict, dict[str, int]]:
-    """The splits with mapped labels and the count of each ignored source label (see :func:`_check_map_is_used`)."""
+def _map_labels(splits: dict, label_map: Mapping[str, str | None] | None, map_name: str, folder: Path
+                ) -> tuple[dict, dict[str, int], dict[str, dict[str, int]]]:
+    """The splits with mapped labels, the count of each ignored source label and of the relations dropped per
+    type and reason (see :func:`_check_map_is_used`)."""
     if label_map is None:
-        return splits, {}
+        return splits, {}, {}
     ignored: Counter = Counter()
+    ignored_relations: Counter = Counter()
     present = {entity.label for docs in splits.values() for doc in docs for entity in doc.entities}
-    mapped = {split: apply_label_map(docs, label_map, ignored) for split, docs in splits.items()}
-    _check_map_is_used(label_map, present, ignored, map_name, folder)
-    return mapped, dict(sorted(ignored.items()))
+    types = {relation.type for docs in splits.values() for doc in docs for relation in doc.relations}
+    mapped = {split: apply_label_map(docs, label_map, ignored, ignored_relations) for split, docs in splits.items()}
+    _check_map_is_used(label_map, present, types, ignored, map_name, folder)
+    by_type: dict[str, dict[str, int]] = {}
+    for (relation_type, reason), n in sorted(ignored_relations.items()):
+        by_type.setdefault(relation_type, {})[reason] = n
+    return mapped, dict(sorted(ignored.items())), by_type
 
 
-def _check_map_is_used(label_map: Mapping[str, str | None], present: set[str], ignored: Counter, map_name: str,
-                       folder: Path) -> None:
-    """Refuse a label map that keeps none of the corpus's labels; warn about each label it keeps that never occurs.
+def _check_map_is_used(label_map: Mapping[str, str | None], present: set[str], relation_types: set[str], ignored: Counter,
+                       map_name: str, folder: Path) -> None:
+    """Refuse a label map that keeps none of the corpus's labels; warn about each label (or relation type) it
+    keeps that never occurs.
 
     A typo (``Frq`` for ``Freq``) would otherwise ignore every entity of the real label silently,
     visible only in ``Corpus.ignored``; the message names the closest ignored label.
     """
     kept = [source for source, target in label_map.items() if target is not None]
-    absent = [source for source in kept if source not in present]
+    absent = [source for source in kept if source not in present and source not in relation_types]
     if not absent:
         return
     labels = ", ".join(sorted(present)) or "none"
-    if present and len(absent) == len(kept):
+    if present and not any(source in present for source in kept):
         raise ValueError(f"{map_name}: expected some of the labels it keeps ({', '.join(kept)}) in {folder}, found none "
                          f"(the corpus's labels: {labels}), so every entity would be ignored; fix the label map")
     for source in absent:
@@ -259,6 +286,7 @@ def load_corpus(
     folds: int | None = None,
     fold: int | None = None,
     stratified: bool = True,
+    phee_effects: str = EFFECT_RULES[0],
 ) -> Corpus:
     """Load a corpus by name (``demo``, ``n2c2-2018``, ``phee``, ``brat``) or by folder path; see the module docstring.
 
@@ -267,15 +295,23 @@ def load_corpus(
     demo generator. ``demo_size``: sentences in the demo corpus (default: the generator's default).
     ``folds`` and ``fold``: fold ``fold`` (1-based) of a k-fold cross-validation over all the corpus's
     documents, ``stratified`` by label or not (:mod:`medner.corpus.folds`); the splits are then that
-    fold's train, dev and test. Raises FileNotFoundError / ValueError with one line saying what to pass,
+    fold's train, dev and test. ``phee_effects``: PHEE only, ``"ade"`` (every Effect an ADE, the default)
+    or ``"events"`` (an Effect of therapeutic events only is ignored), see :mod:`medner.corpus.phee`; it is
+    recorded in ``Corpus.options``. Raises FileNotFoundError / ValueError with one line saying what to pass,
     also for a split without documents and for a label map that keeps none of the corpus's labels (a kept
     label that never occurs is a warning).
     """
     check_folds(folds, fold)
     check_positive_int("seed", seed, allow_zero=True)
+    if phee_effects not in EFFECT_RULES:
+        raise ValueError(f"phee_effects: expected one of {', '.join(EFFECT_RULES)}, given {phee_effects!r}")
+    if name != "phee" and phee_effects != EFFECT_RULES[0]:
+        raise ValueError(f"phee_effects={phee_effects!r} applies to the phee corpus only, given for {name!r}")
     mapping = as_label_map(label_map)
     counts = AnnotationCounts()
-    folder, splits, record, ignored = _read_named(name, path, (mapping, _map_name(label_map)), seed, demo_size, counts)
+    options = {"phee_effects": phee_effects} if name == "phee" else {}
+    folder, splits, record, read = _read_named(name, path, (mapping, _map_name(label_map)), seed, demo_size, counts,
+                                               options)
     if folds is not None:
         splits, record = _fold_of(splits, record, folds, fold, seed, stratified)
     else:
@@ -284,10 +320,13 @@ def load_corpus(
         name=corpus_name(name, path),
         splits=splits,
         labels=_labels_present(splits),
-        ignored=ignored,
+        ignored=read.ignored,
         split_record=record,
         source=str(folder),
         annotation_lines=counts.as_dict(),
+        ignored_relations=read.ignored_relations,
+        options=options,
+        relation_record=read.relation_record,
     )
 
 
@@ -310,14 +349,25 @@ def _map_name(label_map: str | Path | Mapping[str, str | None] | None) -> str:
     return "the label map" if label_map is None or isinstance(label_map, Mapping) else f"label map {label_map}"
 
 
-def _read_named(name: str, path, named_map: tuple, seed: int, demo_size: int | None, counts: AnnotationCounts):
-    """(folder, splits, split record, ignored label counts) of the corpus ``name``, labels mapped by ``named_map``
+@dataclass
+class _Read:
+    """What reading and mapping a corpus set aside, and where its relations came from."""
+
+    ignored: dict[str, int]
+    ignored_relations: dict[str, dict[str, int]]
+    relation_record: dict
+
+
+def _read_named(name: str, path, named_map: tuple, seed: int, demo_size: int | None, counts: AnnotationCounts,
+                options: dict) -> tuple[Path, dict, dict, _Read]:
+    """(folder, splits, split record, what was set aside) of the corpus ``name``, labels mapped by ``named_map``
     (the mapping or None, and how messages name it)."""
     mapping, map_name = named_map
+    relation_record = {"from": "brat R lines"}
     if name == "demo":
         folder = materialise_demo(demo_size, seed) if path is None else Path(path)
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
-        splits, ignored = _map_labels(splits, mapping, map_name, folder)
+        splits, ignored, ignored_relations = _map_labels(splits, mapping, map_name, folder)
         _check_n2c2_labels("the demo corpus", splits, mapping is not None)
     elif name == "n2c2-2018":
         if path is None:
@@ -328,7 +378,7 @@ def _read_named(name: str, path, named_map: tuple, seed: int, demo_size: int | N
         if not {"train", "test"} <= set(_find_split_folders(folder)):
             raise FileNotFoundError(f"{folder} has no train/ and test/ folders: {N2C2_PATH_HELP}")
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
-        splits, ignored = _map_labels(splits, mapping, map_name, folder)
+        splits, ignored, ignored_relations = _map_labels(splits, mapping, map_name, folder)
         _check_n2c2_labels("n2c2-2018", splits, mapping is not None)
     elif name == "phee":
         folder = Path(path) if path is not None else paths.default_phee_path()
@@ -337,9 +387,10 @@ def _read_named(name: str, path, named_map: tuple, seed: int, demo_size: int | N
                 raise FileNotFoundError(f"{PHEE_PATH_HELP}; it is not at the default place {folder}")
             raise FileNotFoundError(f"{folder} has no train/ folder: {PHEE_PATH_HELP}")
         splits, record = _read_brat_splits(folder, seed, counts, require_folders=True)
+        splits, relation_record = event_relations(splits, folder, effects=options["phee_effects"])
         if mapping is None:
             mapping, map_name = PHEE_LABEL_MAP, "the PHEE label map (medner.corpus.labelmap.PHEE_LABEL_MAP)"
-        splits, ignored = _map_labels(splits, mapping, map_name, folder)
+        splits, ignored, ignored_relations = _map_labels(splits, mapping, map_name, folder)
     else:
         if name == "brat":
             if path is None:
@@ -354,5 +405,5 @@ def _read_named(name: str, path, named_map: tuple, seed: int, demo_size: int | N
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: expected a folder of brat .txt/.ann files, found no such folder")
         splits, record = _read_brat_splits(folder, seed, counts)
-        splits, ignored = _map_labels(splits, mapping, map_name, folder)
-    return folder, splits, record, ignored
+        splits, ignored, ignored_relations = _map_labels(splits, mapping, map_name, folder)
+    return folder, splits, record, _Read(ignored, ignored_relations, relation_record)
