@@ -101,3 +101,49 @@ def test_phee_statistics_meet_the_alignment_target(phee_path, capsys):
         assert stats["splits"][split]["documents"] > 900
     assert stats["overall"]["boundary_alignment"]["rate"] >= 0.995
     assert stats["ignored"]["Treatment"] > 0
+
+
+# -- relations (issue 15) ---------------------------------------------------------------------------------
+
+
+def test_relations_their_drops_and_the_candidate_reach_are_reported():
+    from medner.corpus.document import Relation
+
+    corpus = tiny_corpus()
+    train = corpus.splits["train"][0]
+    train.entities.append(Entity("T7", "Reason", ((30, 32),), "it"))
+    # T6 is the drug tagging keeps (the longest extent); T1 and T2 overlap it, T5 crosses the sentence end
+    train.relations = [Relation("R1", "Strength-Drug", "T2", "T1"), Relation("R2", "Frequency-Drug", "T5", "T6"),
+                       Relation("R3", "Reason-Drug", "T7", "T6")]
+    corpus.ignored_relations = {"Cue-Drug": {"argument_ignored": 2}}
+    stats = corpus_statistics(corpus, progress=False, window=0)
+    assert stats["splits"]["train"]["relations"] == {"Strength-Drug": 1, "Frequency-Drug": 1, "Reason-Drug": 1}
+    assert stats["overall"]["relation_drops"] == {
+        "Strength-Drug": {"overlap": 1, "boundary_inside_token": 0, "boundary_crosses_sentence": 0},
+        "Frequency-Drug": {"overlap": 0, "boundary_inside_token": 0, "boundary_crosses_sentence": 1}}
+    candidates = stats["overall"]["candidates"]
+    assert candidates["window"] == 0
+    assert candidates["per_type"]["Reason-Drug"]["outside_window"] == 1  # "it" is in the next sentence
+    assert candidates["total"] == {"gold": 3, "reached": 2, "outside_window": 1, "not_attribute_drug": 0, "share": 2 / 3}
+    json.dumps(stats)
+    table = format_statistics(stats)
+    assert "relations per type (brat R lines)" in table and "Cue-Drug" in table and "66.67%" in table
+    assert "within 0 sentence(s)" in table
+    assert "relations per type" not in format_statistics(corpus_statistics(tiny_corpus(), progress=False))
+
+
+def test_the_demo_candidates_reach_every_relation(medner_root, capsys):
+    assert main(["corpus", "stats", "demo", "--demo-size", "300", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    candidates = stats["overall"]["candidates"]
+    assert len(candidates["per_type"]) == 8
+    assert all(row["share"] >= 0.98 for row in candidates["per_type"].values())
+    assert stats["overall"]["relations"] == {t: row["gold"] for t, row in candidates["per_type"].items()}
+
+
+@pytest.mark.phee
+def test_phee_report_says_what_the_event_rule_would_relabel(phee_path, capsys):
+    assert main(["corpus", "stats", "phee", "--path", str(phee_path)]) == 0
+    out = capsys.readouterr().out
+    assert "the event rule (phee_effects='events') relabels 123 from ADE to ignored; rule in use 'ade', relabelled 0" in out
+    assert "PHEE events -> relations" in out
