@@ -5,7 +5,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -111,6 +115,68 @@ def test_a_folder_is_replaced_whole_or_kept(tmp_path):
             raise RuntimeError("interrupted")
     assert sorted(p.name for p in target.iterdir()) == ["c.ann"]  # an interrupted write changes nothing
     assert sorted(p.name for p in tmp_path.iterdir()) == ["brat"]  # no temporary left behind
+
+
+#: A writer that stops part-way: it fills a temporary for the target named by argv[1] (a folder, or a file with
+#: argv[2] == "file"), says so, and waits to be killed.
+WRITER_PART_WAY = """
+import sys, time
+from pathlib import Path
+from medner import files
+target = Path(sys.argv[1])
+if sys.argv[2] == "file":
+    def wait(temporary):
+        temporary.write_text("half")
+        print("writing", flush=True)
+        time.sleep(600)
+    files.write_file(target, wait)
+else:
+    with files.atomic_folder(target) as staging:
+        (staging.path / "half.npy").write_bytes(bytes(1000))
+        print("writing", flush=True)
+        time.sleep(600)
+"""
+
+
+def writer_part_way(target, kind: str) -> subprocess.Popen:
+    """A process that has started writing ``target`` (a ``folder`` or a ``file``) and waits."""
+    process = subprocess.Popen([sys.executable, "-c", WRITER_PART_WAY, str(target), kind], stdout=subprocess.PIPE,
+                               text=True)
+    assert process.stdout.readline() == "writing\n"
+    return process
+
+
+def temporaries(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_a_killed_writers_temporary_is_removed_by_the_next_write_and_a_running_ones_is_kept(tmp_path, kind):
+    """SIGKILL leaves a temporary behind (a cache entry's is as large as its vectors); the next write of the same
+    target removes it, and only it: not a running writer's, not another host's, not another target's."""
+    target = tmp_path / "vectors"
+    killed = writer_part_way(target, kind)
+    abandoned = temporaries(tmp_path)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    running = writer_part_way(target, kind)
+    try:
+        others = [f".vectors.{socket.gethostname()}x-{killed.pid}.abcdefgh.part",  # another host: its pid means nothing here
+                  f".other.{socket.gethostname()}-{killed.pid}.abcdefgh.part",  # another target's
+                  ".vectors.abcdefgh.part"]  # an older medner's, naming no writer
+        for name in others:
+            (tmp_path / name).mkdir()
+        kept = sorted(set(temporaries(tmp_path)) - set(abandoned))
+        assert len(abandoned) == 1 and len(kept) == len(others) + 1
+        if kind == "folder":
+            with files.atomic_folder(target) as staging:
+                (staging.path / "whole.npy").write_bytes(bytes(10))
+        else:
+            files.write_file(target, "whole")
+        assert temporaries(tmp_path) == kept
+    finally:
+        running.kill()
+        running.wait()
 
 
 def test_json_is_made_plain(tmp_path):

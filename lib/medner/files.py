@@ -15,6 +15,13 @@ A write the storage refuses (a full disk, a quota, a read-only or failing file s
 :class:`WriteError`: one line naming the file or folder, the cause ("no space left on device")
 and that the previous version is unchanged. :func:`write_files` writes several files that belong
 together (a figure's PDF and PNG) so that a failure replaces none of them.
+
+A process killed part-way (SIGKILL, the out-of-memory killer, the end of a Slurm job) cannot remove its
+temporary, and one can be large: a cache entry's vectors are allocated whole before they are filled. So a
+temporary's name says who writes it (``.<name>.<host>-<pid>.<random>.part``), and the next write of the
+same target removes the temporaries of processes of this host that no longer run. A temporary of another
+host (a shared file system) or of an older medner, whose name says no pid, is left alone: its writer may
+still run.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ import errno
 import json
 import math
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -125,7 +134,8 @@ def write_files(contents: Mapping[str | os.PathLike[str], Content]) -> list[Path
 def _written_temporary(target: Path, content: Content) -> Path:
     """A temporary file beside ``target`` holding ``content``, with the umask's permissions (removed on failure)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    remove_abandoned_temporaries(target)
+    handle, name = tempfile.mkstemp(prefix=_temporary_prefix(target), suffix=".part", dir=target.parent)
     temporary = Path(name)
     try:
         if isinstance(content, (str, bytes)):
@@ -139,6 +149,50 @@ def _written_temporary(target: Path, content: Content) -> Path:
         temporary.unlink(missing_ok=True)
         raise
     return temporary
+
+
+def _temporary_prefix(target: Path) -> str:
+    """The start of the name of a temporary for ``target``: the target's name, then this host and process."""
+    return f".{target.name}.{socket.gethostname()}-{os.getpid()}."
+
+
+def remove_abandoned_temporaries(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries of ``target`` (files or folders) whose writers, processes of this host, have ended.
+
+    Returns what was removed. A temporary whose writer still runs, runs on another host, or is not named
+    after its writer (an older medner) stays.
+    """
+    target = Path(target)
+    pattern = re.compile(re.escape(f".{target.name}.") + r"(?P<host>.+)-(?P<pid>\d+)\.[^.]*\.part")
+    host, removed = socket.gethostname(), []
+    try:
+        entries = list(os.scandir(target.parent))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or match["host"] != host or _running(int(match["pid"])):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a process of another user counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        pass
+    return True
 
 
 def write_json(path: str | os.PathLike[str], payload: Any, *, indent: int | None = 1) -> Path:
@@ -196,7 +250,9 @@ def atomic_folder(path: str | os.PathLike[str], *, if_exists: IfExists = "replac
     target = Path(path)
     with _reporting_storage_failures(target, folder=True):
         target.parent.mkdir(parents=True, exist_ok=True)
-        write = FolderWrite(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)), target)
+        remove_abandoned_temporaries(target)
+        temporary = tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".part", dir=target.parent)
+        write = FolderWrite(Path(temporary), target)
         try:
             yield write
             os.chmod(write.path, 0o777 & ~umask())
