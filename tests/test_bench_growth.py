@@ -39,7 +39,7 @@ def test_corpora_are_sized_in_sentences_from_the_token_target():
 
 def _row(stage, scale, tokens, seconds, peak, cpu=None):
     return {"stage": stage, "scale": scale, "tokens": tokens, "seconds": seconds, "peak_rss_mb": peak,
-            "cpu_seconds": seconds if cpu is None else cpu, "imports_rss_mb": 100.0,
+            "cpu_seconds": seconds if cpu is None else cpu, "gc_cpu_seconds": 0.25, "imports_rss_mb": 100.0,
             "seconds_per_1k_tokens": 1000 * seconds / tokens}
 
 
@@ -51,8 +51,9 @@ def test_table_lists_every_stage_and_scale_and_flags_superlinear_growth():
     rows += [_row("glove preparation", s, n, (n / 1e4) ** 1.5, 300.0, cpu=n / 1e4) for s, n in sizes]
     figures = {"measurements": rows, "scales": [1, 3, 10], "growth": growth_by_stage(rows), "superlinear_above": 1.15}
     lines = format_figures(figures).splitlines()
-    assert lines[0].split() == ["stage", "scale", "tokens", "seconds", "CPU", "s", "peak", "MiB", "s/1k", "tokens"]
-    assert lines[1].split() == ["corpus", "report", "1x", "10,000", "1.00", "1.00", "110", "0.1000"]
+    assert lines[0].split() == ["stage", "scale", "tokens", "seconds", "CPU", "s", "GC", "CPU", "s", "peak", "MiB",
+                                "s/1k", "tokens"]
+    assert lines[1].split() == ["corpus", "report", "1x", "10,000", "1.00", "1.00", "0.25", "110", "0.1000"]
     assert [line.split()[2] for line in lines[1:10]] == ["1x", "3x", "10x"] * 3  # by stage, then scale
     growth = {stage: next(line for line in lines if line.startswith(stage) and "|" in line)
               for stage in ("corpus report", "2-epoch run", "glove preparation")}
@@ -97,7 +98,9 @@ def test_every_stage_runs_at_every_scale_in_its_own_process(medner_root, capsys)
         assert row["peak_rss_mb"] >= row["imports_rss_mb"] > 0
         assert row["seconds_per_1k_tokens"] == pytest.approx(1000 * row["seconds"] / row["tokens"])
     run = [row for row in rows if row["stage"] == "1-epoch run"]
-    assert all(set(row["parts"]) == {"begin", "prepare", "train", "predict", "score", "write"} for row in run)
+    assert all(set(row["parts"]) == set(row["cpu_parts"]) == {"begin", "prepare", "train", "predict", "score", "write"}
+               for row in run)
+    assert all(0 <= row["gc_cpu_seconds"] <= row["cpu_seconds"] and row["gc_full_collections"] >= 0 for row in rows)
     assert all(row["details"]["epochs"] == 1 and 0.0 <= row["details"]["test_strict_micro_f1"] <= 1.0 for row in run)
     glove = [row for row in rows if row["stage"] == "glove preparation"]
     assert all(row["details"]["vocabulary"] > 0 and "build embedder (GloVe training)" in row["parts"] for row in glove)

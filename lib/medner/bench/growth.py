@@ -21,7 +21,10 @@ Each step of each scale runs in its own Python process, with ``MEDNER_ROOT`` in 
 temporary folder per scale (so GloVe is trained and the cache filled anew), so its peak
 resident memory is its own. A step's seconds are those of its library calls, timed inside the
 process after the imports, as wall-clock seconds and as CPU seconds of the process; the process's
-wall seconds (interpreter start and imports included) are in the JSON too. Growth is the
+wall seconds (interpreter start and imports included) are in the JSON too, and so are the CPU
+seconds of each part and of Python's cyclic garbage collector (whose full collections traverse
+every live object, so that a step holding a whole corpus in objects pays more per token the
+larger the corpus; the table shows them as ``GC CPU s``). Growth is the
 exponent k of seconds ~ tokens^k between consecutive scales, ``log(t2 / t1) / log(n2 / n1)``,
 and fitted by least squares over all of them; a step whose CPU-seconds exponent between the two
 largest scales, or whose fit, exceeds :data:`SUPERLINEAR_EXPONENT` is flagged as superlinear.
@@ -33,6 +36,7 @@ costs make the exponents of the smallest scales fall below 1, which is why the l
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import math
@@ -152,56 +156,77 @@ def _peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # macOS reports bytes, Linux KiB
 
 
-def _timed(parts: dict[str, float], name: str, call: Callable[[], Any]) -> Any:
-    started = time.perf_counter()
-    value = call()
-    parts[name] = time.perf_counter() - started
-    return value
+class StepClock:
+    """Wall and CPU seconds of a step's named parts (``wall``, ``cpu``), and the CPU seconds Python's cyclic
+    garbage collector took while it was running (``gc_cpu``, ``gc_full``: its full collections)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.gc_cpu = 0.0
+        self.gc_full = 0
+        self._gc_started = 0.0
+
+    def time(self, name: str, call: Callable[[], Any]) -> Any:
+        """``call()``, its seconds recorded under ``name``."""
+        started, cpu_started = time.perf_counter(), time.process_time()
+        value = call()
+        self.wall[name] = time.perf_counter() - started
+        self.cpu[name] = time.process_time() - cpu_started
+        return value
+
+    def on_collection(self, phase: str, info: dict[str, int]) -> None:
+        """A ``gc.callbacks`` entry: the collector's CPU seconds add up here."""
+        if phase == "start":
+            self._gc_started = time.process_time()
+        else:
+            self.gc_cpu += time.process_time() - self._gc_started
+            self.gc_full += info["generation"] == 2
 
 
-def _report_step(folder: Path, parts: dict[str, float], options: argparse.Namespace) -> dict[str, Any]:
+def _report_step(folder: Path, clock: StepClock, options: argparse.Namespace) -> dict[str, Any]:
     from medner.corpus.registry import load_corpus
     from medner.corpus.stats import corpus_statistics
 
-    corpus = _timed(parts, "load", lambda: load_corpus("demo", path=folder))
-    stats = _timed(parts, "statistics", lambda: corpus_statistics(corpus, progress=False))
+    corpus = clock.time("load", lambda: load_corpus("demo", path=folder))
+    stats = clock.time("statistics", lambda: corpus_statistics(corpus, progress=False))
     stats_file = paths.results_dir() / "demo" / "corpus-stats.json"
-    _timed(parts, "write", lambda: files.write_json(stats_file, stats, indent=2))
+    clock.time("write", lambda: files.write_json(stats_file, stats, indent=2))
     overall = stats["overall"]
     return {"documents": overall["documents"], "sentences": overall["sentences"], "tokens": overall["tokens"]}
 
 
-def _glove_step(folder: Path, parts: dict[str, float], options: argparse.Namespace) -> dict[str, Any]:
+def _glove_step(folder: Path, clock: StepClock, options: argparse.Namespace) -> dict[str, Any]:
     from medner.corpus.registry import load_corpus
     from medner.embeddings.preparation import prepare_embedding
 
-    corpus = _timed(parts, "load", lambda: load_corpus("demo", path=folder))
-    report = _timed(parts, "prepare", lambda: prepare_embedding(corpus, "glove", progress="lines"))
+    corpus = clock.time("load", lambda: load_corpus("demo", path=folder))
+    report = clock.time("prepare", lambda: prepare_embedding(corpus, "glove", progress="lines"))
     files.write_json(paths.results_dir() / "demo" / "embeddings" / "glove.json", report, indent=2)
-    parts["build embedder (GloVe training)"] = report["build_seconds"]
-    parts["fill cache"] = sum(entry["seconds"] for entry in report["splits"].values())
+    clock.wall["build embedder (GloVe training)"] = report["build_seconds"]
+    clock.wall["fill cache"] = sum(entry["seconds"] for entry in report["splits"].values())
     summary = (report.get("training") or {}).get("summary") or {}
     if "seconds_counting" in summary:
-        parts["count co-occurrences"] = summary["seconds_counting"]
+        clock.wall["count co-occurrences"] = summary["seconds_counting"]
     return {key: summary[key] for key in ("tokens", "vocabulary", "nonzero_cooccurrences") if key in summary}
 
 
-def _run_step(folder: Path, parts: dict[str, float], options: argparse.Namespace) -> dict[str, Any]:
+def _run_step(folder: Path, clock: StepClock, options: argparse.Namespace) -> dict[str, Any]:
     from medner.runs import RunSettings, begin_run, predict, prepare_inputs, score, train_model, write_run
 
     settings = RunSettings("demo", "glove", SEED, corpus_path=folder, results_root=paths.results_dir(),
                            max_epochs=options.epochs, num_threads=options.threads)
-    run_folder = _timed(parts, "begin", lambda: begin_run(settings, force=True))
-    inputs = _timed(parts, "prepare", lambda: prepare_inputs(settings, progress="lines"))
-    trained = _timed(parts, "train", lambda: train_model(inputs, settings, progress="lines"))
-    predictions = _timed(parts, "predict", lambda: predict(trained.model, inputs, scheme=settings.tag_scheme))
-    scores = _timed(parts, "score", lambda: score(inputs, predictions))
-    metrics = _timed(parts, "write", lambda: write_run(run_folder, settings, inputs, trained, predictions, scores))
+    run_folder = clock.time("begin", lambda: begin_run(settings, force=True))
+    inputs = clock.time("prepare", lambda: prepare_inputs(settings, progress="lines"))
+    trained = clock.time("train", lambda: train_model(inputs, settings, progress="lines"))
+    predictions = clock.time("predict", lambda: predict(trained.model, inputs, scheme=settings.tag_scheme))
+    scores = clock.time("score", lambda: score(inputs, predictions))
+    metrics = clock.time("write", lambda: write_run(run_folder, settings, inputs, trained, predictions, scores))
     return {"epochs": len(trained.result.history), "kernels": trained.result.kernels,
             "test_strict_micro_f1": metrics["scores"]["test"]["strict"]["micro"]["f1"]}
 
 
-STEPS: dict[str, Callable[[Path, dict[str, float], argparse.Namespace], dict[str, Any]]] = {
+STEPS: dict[str, Callable[[Path, StepClock, argparse.Namespace], dict[str, Any]]] = {
     "report": _report_step, "glove": _glove_step, "run": _run_step}
 #: What each step imports, imported before its clock starts: a step's seconds are its work, not Python's start.
 STEP_IMPORTS: dict[str, tuple[str, ...]] = {
@@ -216,15 +241,21 @@ STEP_IMPORTS: dict[str, tuple[str, ...]] = {
 
 
 def run_step_here(stage: str, folder: Path, options: argparse.Namespace) -> dict[str, Any]:
-    """One step in this process: seconds of its library calls (imports excluded), per part, and peak memory."""
+    """One step in this process: seconds of its library calls (imports excluded), per part, the garbage
+    collector's share, and peak memory."""
     for module in STEP_IMPORTS[stage]:
         importlib.import_module(module)
     imported_mb = _peak_rss_mb()
-    parts: dict[str, float] = {}
-    started, cpu_started = time.perf_counter(), time.process_time()
-    details = STEPS[stage](folder, parts, options)
-    return {"stage": stage, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started,
-            "parts": parts, "details": details, "peak_rss_mb": _peak_rss_mb(), "imports_rss_mb": imported_mb}
+    clock = StepClock()
+    gc.callbacks.append(clock.on_collection)
+    try:
+        details = clock.time("step", lambda: STEPS[stage](folder, clock, options))
+    finally:
+        gc.callbacks.remove(clock.on_collection)
+    wall, cpu = clock.wall.pop("step"), clock.cpu.pop("step")
+    return {"stage": stage, "seconds": wall, "cpu_seconds": cpu, "gc_cpu_seconds": clock.gc_cpu,
+            "gc_full_collections": clock.gc_full, "parts": clock.wall, "cpu_parts": clock.cpu, "details": details,
+            "peak_rss_mb": _peak_rss_mb(), "imports_rss_mb": imported_mb}
 
 
 def _step_in_subprocess(stage: str, folder: Path, root: Path, *, epochs: int, threads: int,
@@ -355,12 +386,13 @@ def _exponent(value: float | None) -> str:
 
 def format_figures(figures: dict[str, Any]) -> str:
     """The measurements as a table, then each step's growth exponents and verdict."""
-    lines = [f"{'stage':<18} {'scale':>6} {'tokens':>10} {'seconds':>9} {'CPU s':>9} {'peak MiB':>9} "
+    lines = [f"{'stage':<18} {'scale':>6} {'tokens':>10} {'seconds':>9} {'CPU s':>9} {'GC CPU s':>9} {'peak MiB':>9} "
              f"{'s/1k tokens':>12}"]
     order = {stage: i for i, stage in enumerate(figures["growth"])}
     for row in sorted(figures["measurements"], key=lambda row: (order[row["stage"]], row["scale"])):
         lines.append(f"{row['stage']:<18} {row['scale']:>5g}x {row['tokens']:>10,} {row['seconds']:>9.2f} "
-                     f"{row['cpu_seconds']:>9.2f} {row['peak_rss_mb']:>9.0f} {row['seconds_per_1k_tokens']:>12.4f}")
+                     f"{row['cpu_seconds']:>9.2f} {row['gc_cpu_seconds']:>9.2f} {row['peak_rss_mb']:>9.0f} "
+                     f"{row['seconds_per_1k_tokens']:>12.4f}")
     scales = figures["scales"]
     pairs = [f"{a:g}x->{b:g}x" for a, b in zip(scales, scales[1:])]
     columns = " ".join(f"{p:>11}" for p in pairs) + f" {'fit':>6}"
