@@ -62,6 +62,7 @@ from medner.corpus.brat import AnnotationCounts, read_brat_folder
 from medner.corpus.document import Document
 from medner.corpus.folds import DEV_FRACTION as FOLD_DEV_FRACTION
 from medner.corpus.folds import assignment_sha256, check_folds, fold_assignment, fold_splits
+from medner.corpus.gc_pause import collector_paused
 from medner.corpus.labelmap import PHEE_LABEL_MAP, apply_label_map, as_label_map
 from medner.corpus.phee import EFFECT_RULES, event_relations
 
@@ -276,6 +277,7 @@ def corpus_name(name: str, path: str | Path | None = None) -> str:
     return Path(path if name == "brat" and path is not None else name).resolve().name
 
 
+@collector_paused()  # a corpus is millions of objects: see medner.corpus.gc_pause
 def load_corpus(
     name: str,
     *,

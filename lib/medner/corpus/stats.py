@@ -16,6 +16,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from medner.corpus.candidates import DEFAULT_WINDOW, UNREACHED_REASONS, CandidateReach, candidate_reach
+from medner.corpus.gc_pause import collector_paused
 from medner.corpus.registry import SPLITS, Corpus
 from medner.corpus.tagging import (
     DROP_REASONS,
@@ -76,6 +77,7 @@ def _split_statistics(docs: list, labels: tuple[str, ...], scheme: str, window: 
     return row, report, alignment, reach
 
 
+@collector_paused()  # every split's tokens and sentences at once: see medner.corpus.gc_pause
 def corpus_statistics(corpus: Corpus, *, scheme: str = "BIO", progress: bool = True, examples: int = 10,
                       window: int = DEFAULT_WINDOW) -> dict:
     """Statistics of ``corpus`` as one JSON-ready dict.

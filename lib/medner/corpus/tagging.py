@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 
 from medner import N2C2_LABELS, N2C2_RELATION_TYPES
 from medner.corpus.document import Document, Entity, Relation, Sentence
+from medner.corpus.gc_pause import collector_paused
 from medner.corpus.tokenize import sentences_of, tokenize
 
 SCHEMES: tuple[str, ...] = ("BIO", "BIOES")
@@ -260,6 +261,7 @@ def _count_relations(doc: Document, report: TaggingReport, dropped_here: Sequenc
             doc.id, relation, reason, f"{relation.id} {relation.type} {relation.arg1}->{relation.arg2}: argument {argument} dropped ({reason})"))
 
 
+@collector_paused()  # a Token per token, all kept: see medner.corpus.gc_pause
 def tag_documents(
     docs: Iterable[Document], *, scheme: str = "BIO", label_priority: Sequence[str] = N2C2_LABELS
 ) -> tuple[list[Sentence], TaggingReport]:
