@@ -205,10 +205,15 @@ def test_the_study_through_slurm_gives_the_local_numbers(slurm_study, tiny_study
 
 
 def start_make(root: Path, checkout: Path, cluster: SingleNodeSlurm, target: str = "all") -> subprocess.Popen:
-    """``make -j2 <target> RUNNER=slurm`` in the background, in a process group of its own (as a terminal's job)."""
+    """``make -j2 <target> RUNNER=slurm`` in the background, in a process group of its own (as a terminal's job).
+
+    SIGINT is reset to its default in make: a suite started in the background by a shell (``.ci/run &``,
+    ``nohup``) inherits SIGINT ignored, and make would then ignore the test's Ctrl-C, as no terminal's job does.
+    """
     command, environment = make_invocation("-j2", target, *TINY, *SLURM_TINY, root=root, env=cluster.env)
     return subprocess.Popen(command, cwd=checkout, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_until_running(cluster: SingleNodeSlurm, name: str, process: subprocess.Popen, timeout: float = 120) -> str:
