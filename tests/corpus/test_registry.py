@@ -168,9 +168,15 @@ def test_phee_label_map_and_ignored_counts(phee_path):
 # -- bad input (issue 16) ---------------------------------------------------------------------------------
 
 
-def test_a_label_map_keeping_none_of_the_corpus_labels_is_refused(tmp_path):
+def medication_freq_corpus(folder: Path) -> Path:
+    """A brat corpus with train/dev/test folders whose labels are Medication and Freq (2 documents each)."""
     for split in registry.SPLITS:
-        make_brat_folder(tmp_path / "c" / split, 2, labels=("Medication", "Freq"), prefix=split)
+        make_brat_folder(folder / split, 2, labels=("Medication", "Freq"), prefix=split)
+    return folder
+
+
+def test_a_label_map_keeping_none_of_the_corpus_labels_is_refused(tmp_path):
+    medication_freq_corpus(tmp_path / "c")
     unused = tmp_path / "n2c2.tsv"
     unused.write_text("Drug\tDrug\nFrequency\tFrequency\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"label map .*n2c2.tsv: expected some of the labels it keeps \(Drug, Frequency\) "
@@ -180,8 +186,7 @@ def test_a_label_map_keeping_none_of_the_corpus_labels_is_refused(tmp_path):
 
 
 def test_a_label_map_typo_warns_and_names_the_label_it_ignores(tmp_path):
-    for split in registry.SPLITS:
-        make_brat_folder(tmp_path / "c" / split, 2, labels=("Medication", "Freq"), prefix=split)
+    medication_freq_corpus(tmp_path / "c")
     typo = tmp_path / "typo.tsv"
     typo.write_text("Medication\tDrug\nFrq\tFrequency\n", encoding="utf-8")
     with pytest.warns(UserWarning, match=r"typo.tsv: label 'Frq' \(kept as 'Frequency'\) occurs nowhere in .*; "
