@@ -213,15 +213,23 @@ def test_two_make_all_at_once_finish_build_each_step_once_and_give_one_study_s_n
     checkout = frozen_checkout(tmp_path / "checkout")
     root = tmp_path / "root"
     command, environment = make_invocation("-j2", "all", *TINY, root=root)
-    makes = [subprocess.Popen(command, cwd=checkout, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) for _ in range(2)]
+    # Each make writes to its own file, not a pipe: a pipe the test does not read while it waits for the other
+    # make fills up, blocks that make's notebook mid-write, and with it the lock the other make waits for.
+    outputs = [tmp_path / f"make-{i}.log" for i in (1, 2)]
+    makes = []
     try:
-        logs = [make.communicate(timeout=900)[0] for make in makes]
+        for output in outputs:
+            with output.open("w", encoding="utf-8") as sink:
+                makes.append(subprocess.Popen(command, cwd=checkout, env=environment, stdout=sink,
+                                              stderr=subprocess.STDOUT, start_new_session=True))
+        for make in makes:
+            make.wait(timeout=900)
     finally:
         for make in makes:
             if make.poll() is None:
-                make.kill()
-    both = "\n".join(logs)
+                os.killpg(make.pid, signal.SIGKILL)  # make and every step it started
+                make.wait()
+    both = "\n".join(output.read_text(encoding="utf-8") for output in outputs)
     (tmp_path / "make.log").write_text(both, encoding="utf-8")
     assert [make.returncode for make in makes] == [0, 0], both[-6000:]
     # Each step ran once, in one of the two: a notebook each (corpus, 2 embeddings, 2 runs, 2 error pages, the
