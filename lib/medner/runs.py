@@ -338,7 +338,7 @@ def checkpoint_of(settings: RunSettings, inputs: RunInputs, trained: TrainedMode
 
 def metrics_of(settings: RunSettings, inputs: RunInputs, trained: TrainedModel, scores: dict[str, Any]) -> dict:
     """The metrics.json of a run (:data:`medner.run_folder.METRICS_SCHEMA`), from what its stages returned."""
-    from medner.training import peak_rss_mb
+    from medner.memory import peak_rss_mb
 
     result = trained.result
     return {

@@ -28,7 +28,6 @@ import copy
 import math
 import os
 import random
-import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -128,13 +127,6 @@ def resolve_progress(progress: Progress) -> Literal["bar", "lines", "none"]:
     except ImportError:
         pass
     return "bar" if sys.stdout.isatty() else "lines"
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes.
-    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
 
 
 class PackedVectors:

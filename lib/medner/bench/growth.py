@@ -43,7 +43,6 @@ import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from medner import files, paths
+from medner.memory import peak_rss_mb
 
 #: PHEE as this project's loader reads it (``load_corpus("phee")``, every split, tokens as the tagger
 #: sees them), for machines without the corpus; counted on ../shared/data/phee.
@@ -136,24 +136,6 @@ def is_superlinear(growth: dict[str, Any], threshold: float = SUPERLINEAR_EXPONE
 
 
 # ------------------------------------------------------------------------------------------- one step, in its process
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process, in MiB.
-
-    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this program alone; ``ru_maxrss`` is not,
-    as it keeps the mark of the parent copy that the process was forked from before it ran this program
-    (a ``medner`` parent that imported torch would lend every step its 290 MiB). Not
-    :func:`medner.training.peak_rss_mb` either, for that reason and because importing it loads torch,
-    which the corpus report and the GloVe preparation never do.
-    """
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text(encoding="ascii", errors="replace").splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # macOS reports bytes, Linux KiB
 
 
 class StepClock:
@@ -245,7 +227,7 @@ def run_step_here(stage: str, folder: Path, options: argparse.Namespace) -> dict
     collector's share, and peak memory."""
     for module in STEP_IMPORTS[stage]:
         importlib.import_module(module)
-    imported_mb = _peak_rss_mb()
+    imported_mb = peak_rss_mb()
     clock = StepClock()
     gc.callbacks.append(clock.on_collection)
     try:
@@ -255,7 +237,7 @@ def run_step_here(stage: str, folder: Path, options: argparse.Namespace) -> dict
     wall, cpu = clock.wall.pop("step"), clock.cpu.pop("step")
     return {"stage": stage, "seconds": wall, "cpu_seconds": cpu, "gc_cpu_seconds": clock.gc_cpu,
             "gc_full_collections": clock.gc_full, "parts": clock.wall, "cpu_parts": clock.cpu, "details": details,
-            "peak_rss_mb": _peak_rss_mb(), "imports_rss_mb": imported_mb}
+            "peak_rss_mb": peak_rss_mb(), "imports_rss_mb": imported_mb}
 
 
 def _step_in_subprocess(stage: str, folder: Path, root: Path, *, epochs: int, threads: int,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from medner import files, paths
+from medner.memory import peak_rss_mb
 
 #: The speed and accuracy targets the benchmark reports against.
 TARGET_SPEEDUP = 5.0
@@ -136,12 +137,6 @@ def matmul_floor(train_tokens: int, dev_tokens: int, *, embedding_dim: int, hidd
     }
 
 
-def _peak_rss_mb() -> float:
-    from medner.training import peak_rss_mb
-
-    return peak_rss_mb()
-
-
 def run_ours(phee: str | Path, epochs: int, seed: int, threads: int, precision: str = "float32") -> dict[str, Any]:
     """Our side, in this process: fresh cache fill, training on cached vectors, test prediction."""
     import torch
@@ -193,7 +188,7 @@ def run_ours(phee: str | Path, epochs: int, seed: int, threads: int, precision: 
         "embedding_seconds": embedding_seconds,
         "total_seconds": total,
         "test_strict_micro": _score(corpus, sentences, predicted),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "trainable_parameters": result.trainable_parameters,
         "threads": threads,
         "precision": precision,
@@ -268,7 +263,7 @@ def run_flair(phee: str | Path, epochs: int, seed: int, threads: int) -> dict[st
         "dev_f1": timer.dev_f1,
         "total_seconds": total,
         "test_strict_micro": _score(corpus, sentences, predicted),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "trainable_parameters": sum(p.numel() for p in tagger.parameters() if p.requires_grad),
         "threads": threads,
     }
