@@ -220,6 +220,27 @@ def test_main_scores_means_and_sd_over_seeds(study, runs):
                 assert spread["values"] == pytest.approx(values)
 
 
+def test_main_scores_carry_the_papers_scores_over_seeds(study, runs):
+    for row in main_scores(runs):
+        metrics = [_metrics(study, row["embedding"], s) for s in (1, 2, 3)]
+        expected = {"semeval_type_micro": [m["semeval"]["overall"]["type"]["f1"] for m in metrics],
+                    "bio_strict_macro": [m["token_bio"]["macro"]["f1"] for m in metrics],
+                    "bio_strict_weighted": [m["token_bio"]["weighted"]["f1"] for m in metrics]}
+        for key, values in expected.items():
+            assert row["papers"][key]["values"] == pytest.approx(values)
+            assert row["papers"][key]["sd"] == pytest.approx(statistics.stdev(values))
+
+
+def test_a_run_without_the_papers_scores_leaves_its_row_without_them_and_says_so(tmp_path):
+    fake = write_fake_study(tmp_path, embeddings=("glove", "bert"), seeds=(1, 2))
+    _edit_metrics(tmp_path, "bert", 2, lambda metrics: metrics.pop("token_bio"))
+    data = compute_comparison(tmp_path, fake.corpus, None, progress=False)
+    papers = {row["embedding"]: row["papers"] for row in data["main"]}
+    assert papers["bert"] is None and set(papers["glove"]) == {"semeval_type_micro", "bio_strict_macro",
+                                                               "bio_strict_weighted"}
+    assert "older medner" in data["missing"]["main.papers"]
+
+
 def test_per_label_table(study, runs):
     table = per_label_table(runs)
     assert table["labels"] == list(LABELS)

@@ -67,13 +67,33 @@ def test_main_table_markdown_rows_carry_mean_and_sd(study, without_ci):
     text = main_table_markdown(without_ci, corpus="fake")
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     header, body = lines[0], lines[2:]
-    assert header == "| Embedding | Seeds | Strict micro F1 | Strict macro F1 | Lenient micro F1 | Lenient macro F1 |"
+    assert header == ("| Embedding | Seeds | Strict micro F1 | Strict macro F1 | Lenient micro F1 | Lenient macro F1 "
+                      "| SemEval type micro F1 | BIO-strict macro F1 | BIO-strict weighted F1 |")
     assert [line.split(" | ")[0] for line in body] == ["| glove", "| bert", "| bio_clinical"]
     for line, embedding in zip(body, ["glove", "bert", "bio_clinical"]):
         cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
         assert cells[1] == "3"
         expected = [_cell(_f1s(fake, embedding, s, a)) for s in ("strict", "lenient") for a in ("micro", "macro")]
-        assert cells[2:] == expected
+        assert cells[2:6] == expected
+        assert cells[6:] == [_cell(_paper_f1s(fake, embedding, key)) for key in ("type", "macro", "weighted")]
+    assert "SemEval-2013 \"type\" micro F1" in text and "BIO-strict: exact entities" in text
+
+
+def _paper_f1s(fake, embedding, key):
+    """The papers' scores of each seed straight from metrics.json: SemEval type micro, or BIO-strict macro/weighted."""
+    values = []
+    for seed in (1, 2, 3):
+        metrics = json.loads((fake.results_root / "fake" / embedding / f"seed-{seed}" / "metrics.json").read_text())
+        values.append(metrics["semeval"]["overall"]["type"]["f1"] if key == "type" else metrics["token_bio"][key]["f1"])
+    return values
+
+
+def test_main_table_leaves_the_papers_columns_out_when_a_run_has_none(study, without_ci):
+    rows = [{**row, "papers": None if row["embedding"] == "bert" else row["papers"]} for row in without_ci]
+    header = main_table_markdown(rows, corpus="fake").splitlines()[2]
+    assert "SemEval" not in header and "Lenient macro F1" in header
+    latex = main_table_latex(rows, corpus="fake")
+    assert "Papers' scores" not in latex and "Papers' scores" in main_table_latex(without_ci, corpus="fake")
 
 
 def test_main_table_bolds_the_best_mean_of_each_column(study, without_ci):
@@ -82,14 +102,14 @@ def test_main_table_bolds_the_best_mean_of_each_column(study, without_ci):
     text = main_table_markdown(without_ci, corpus="fake")
     best_line = next(line for line in text.splitlines() if line.startswith(f"| {best} |"))
     assert f"**{_cell(_f1s(fake, best, 'strict', 'micro'))}**" in best_line
-    assert sum(line.count("**") for line in text.splitlines()) == 2 * 4  # one bold cell per score column
+    assert sum(line.count("**") for line in text.splitlines()) == 2 * 7  # one bold cell per score column (4 n2c2, 3 papers)
 
 
 def test_main_table_latex_is_booktabs_with_ci_and_escaped_names(study):
     fake, comparison = study
     rows = comparison["main"]
     text = main_table_latex(rows, corpus="fake")
-    for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\cmidrule(lr){3-5}"):
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\cmidrule(lr){3-5}", r"\cmidrule(lr){8-10}"):
         assert rule in text
     assert r"bio\_clinical" in text and "bio_clinical" not in text
     body = text.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
@@ -101,7 +121,7 @@ def test_main_table_latex_is_booktabs_with_ci_and_escaped_names(study):
     )
     ci = rows[0]["ci"]
     assert glove[3] == f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}] (seed {ci['seed']})"
-    assert all(line.endswith(r"\\") and line.count(" & ") == 6 for line in body)
+    assert all(line.endswith(r"\\") and line.count(" & ") == 9 for line in body)  # 2 + 5 n2c2 and CI + 3 papers
 
 
 def test_per_label_table_rows_are_labels_with_support(study):

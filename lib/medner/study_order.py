@@ -17,6 +17,14 @@ DEFAULT_EMBEDDINGS: tuple[str, ...] = ("glove", "flair", "bert")
 SCHEMAS: tuple[str, ...] = ("strict", "lenient")
 #: The averages over labels, shown beside the labels (``summary.csv``) and as the main table's columns.
 AVERAGES: tuple[str, ...] = ("micro", "macro")
+#: The scores other papers report, beside the n2c2 ones in the main table: key -> column title. SemEval-2013
+#: "type" micro F1 (overlap with the right label counts; MedMine, arXiv 2308.03629) and BIO-strict macro and
+#: support-weighted F1 over labels (exact entity tuples read from the tags; Belkadi et al., arXiv 2210.12770).
+PAPER_SCORES: dict[str, str] = {
+    "semeval_type_micro": "SemEval type micro F1",
+    "bio_strict_macro": "BIO-strict macro F1",
+    "bio_strict_weighted": "BIO-strict weighted F1",
+}
 
 
 def embedding_order(names: Iterable[str]) -> list[str]:

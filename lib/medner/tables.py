@@ -19,7 +19,7 @@ from typing import Any
 
 from medner import files
 from medner.report_folder import NotDrawable
-from medner.study_order import AVERAGES, SCHEMAS
+from medner.study_order import AVERAGES, PAPER_SCORES, SCHEMAS
 
 #: Columns of ``summary.csv``, in order.
 SUMMARY_COLUMNS: tuple[str, ...] = ("corpus", "embedding", "seed", "fraction", "label", "schema", "metric", "value")
@@ -108,9 +108,14 @@ def _main_cells(rows: Sequence[Mapping[str, Any]], latex: bool) -> tuple[list[st
         header.append(f"{schema.capitalize()} {average} F1")
         if with_ci and (schema, average) == ("strict", "micro"):
             header.append("95% CI" if not latex else r"95\% CI")
+    with_papers = _with_papers(rows)
+    if with_papers:
+        header += list(PAPER_SCORES.values())
     if with_folds:
         header.append("Strict micro F1, single folds")
     best = {key: _best([row["scores"][key[0]][key[1]]["mean"] for row in rows]) for key in keys}
+    if with_papers:
+        best.update({key: _best([row["papers"][key]["mean"] for row in rows]) for key in PAPER_SCORES})
     body = []
     for i, row in enumerate(rows):
         first = row["scores"][keys[0][0]][keys[0][1]]
@@ -120,10 +125,24 @@ def _main_cells(rows: Sequence[Mapping[str, Any]], latex: bool) -> tuple[list[st
             cells.append(_bold(text, latex) if i in best[key] and len(rows) > 1 else text)
             if with_ci and key == ("strict", "micro"):
                 cells.append(_ci_cell(row["ci"], latex))
+        for key in PAPER_SCORES if with_papers else ():
+            text = format_spread(row["papers"][key], latex=latex)
+            cells.append(_bold(text, latex) if i in best[key] and len(rows) > 1 else text)
         if with_folds:
             cells.append(format_spread(row["over_folds"]["strict"]["micro"], latex=latex))
         body.append(cells)
     return header, body
+
+
+def _with_papers(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every row has the papers' scores (runs written before they were scored have none)."""
+    return all(row.get("papers") for row in rows)
+
+
+#: What the papers' columns are, for captions: one sentence.
+PAPER_SCORES_NOTE = ("SemEval type: SemEval-2013 \"type\" micro F1, an overlap with the right label counts "
+                     "(MedMine's score); BIO-strict: exact entities read from the token tags (seqeval strict IOB2), "
+                     "macro and support-weighted means over labels (Belkadi et al.'s scores).")
 
 
 def _ci_cell(ci: Mapping[str, Any] | None, latex: bool) -> str:
@@ -150,10 +169,15 @@ def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: s
             f" CI: {level:g}\\% bootstrap interval over test documents of strict micro-F1 for the median-seed run "
             "(the seed named)."
         )
+    with_papers = _with_papers(rows)
+    if with_papers:
+        caption += " " + latex_escape(PAPER_SCORES_NOTE)
     if with_folds:
         caption += " Single folds: strict micro-F1 of each fold's own test documents, mean $\\pm$ sd over every fold run."
     columns = "l" + "r" + "c" * (len(header) - 2)
     strict_span = 3 if with_ci else 2
+    papers = r" & \multicolumn{3}{c}{Papers' scores}" if with_papers else ""
+    papers_rule = rf"\cmidrule(lr){{{5 + strict_span}-{7 + strict_span}}}" if with_papers else ""
     lines = [
         r"\begin{table}[t]",
         r"\centering",
@@ -161,9 +185,9 @@ def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: s
         rf"\label{{tab:main-{latex_key(corpus)}}}",
         rf"\begin{{tabular}}{{{columns}}}",
         r"\toprule",
-        rf" & & \multicolumn{{{strict_span}}}{{c}}{{Strict}} & \multicolumn{{2}}{{c}}{{Lenient}}"
+        rf" & & \multicolumn{{{strict_span}}}{{c}}{{Strict}} & \multicolumn{{2}}{{c}}{{Lenient}}" + papers
         + (" & Folds" if with_folds else "") + r" \\",
-        rf"\cmidrule(lr){{3-{2 + strict_span}}}\cmidrule(lr){{{3 + strict_span}-{4 + strict_span}}}",
+        rf"\cmidrule(lr){{3-{2 + strict_span}}}\cmidrule(lr){{{3 + strict_span}-{4 + strict_span}}}" + papers_rule,
         " & ".join(["Embedding", "Seeds"] + [_sub_header(h) for h in header[2:]]) + r" \\",
         r"\midrule",
     ]
@@ -196,6 +220,8 @@ def main_table_markdown(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope
         note += f" {scope[:1].upper()}{scope[1:]}."
     if any(row["ci"] is not None for row in rows):
         note += " CI: bootstrap interval over test documents of strict micro-F1 for the median-seed run."
+    if _with_papers(rows):
+        note += " " + PAPER_SCORES_NOTE
     if all("over_folds" in row for row in rows):
         note += " Single folds: strict micro-F1 of each fold's own test documents, mean ± sd over every fold run."
     return note + "\n\n" + _markdown(header, body, ["l", "r"] + ["c"] * (len(header) - 2))

@@ -8,7 +8,7 @@ import pytest
 from nervaluate import Evaluator
 
 from medner.corpus.document import Document, Entity
-from medner.evaluation.semeval import SCHEMAS, score_semeval, semeval_span_scores
+from medner.evaluation.semeval import SCHEMAS, pool_semeval, score_semeval, semeval_span_scores
 from medner.evaluation.span import Span
 
 NERVALUATE_NAME = {"strict": "strict", "exact": "exact", "partial": "partial", "type": "ent_type"}
@@ -181,3 +181,24 @@ def test_score_semeval_on_documents_uses_outer_extents_and_pairs_by_id():
     assert counts(result["overall"], "strict") == (1, 0, 0, 0, 0)
     assert result["documents"] == {"scored": 2, "missing_predictions": 1}
     assert result["labels"]["Drug"]["strict"]["f1"] == 1.0
+
+
+def test_pooling_two_halves_gives_the_scores_of_the_whole():
+    rng = random.Random(3)
+    gold = [random_layer(rng, 40, "ABC", 0.3) for _ in range(30)]
+    pred = [random_layer(rng, 40, "ABC", 0.3) for _ in range(30)]
+    whole = semeval_span_scores(gold, pred, ["A", "B", "C"])
+    pooled = pool_semeval([semeval_span_scores(gold[:11], pred[:11], ["A", "B", "C"]),
+                           semeval_span_scores(gold[11:], pred[11:], ["A", "B", "C"])])
+    assert flat(pooled) == pytest.approx(flat(whole))
+
+
+def flat(nested: dict, prefix: str = "") -> dict[str, float]:
+    """A nested dict of numbers as {dotted key: number}, for pytest.approx."""
+    out: dict[str, float] = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

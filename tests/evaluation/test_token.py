@@ -9,7 +9,7 @@ from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
 from medner.evaluation.span import Span
-from medner.evaluation.token import bio_entities, score_bio_strict
+from medner.evaluation.token import bio_entities, pool_bio_strict, score_bio_strict
 
 
 def test_strict_iob2_reading():
@@ -68,3 +68,26 @@ def test_labels_argument_restricts_scoring():
     full = score_bio_strict(gold, pred)
     assert list(full["labels"]) == ["Drug", "Route", "ADE"]
     assert (full["micro"]["tp"], full["micro"]["fp"], full["micro"]["fn"]) == (1, 1, 1)
+
+
+def test_pooling_two_halves_gives_the_scores_of_the_whole():
+    rng = random.Random(7)
+    gold = [random_tags(rng, rng.randrange(1, 15)) for _ in range(40)]
+    pred = [[t if rng.random() < 0.7 else rng.choice(["O", "B-Drug", "I-ADE"]) for t in g] for g in gold]
+    labels = ["Drug", "Route", "ADE"]
+    whole = score_bio_strict(gold, pred, labels=labels)
+    pooled = pool_bio_strict([score_bio_strict(gold[:17], pred[:17], labels=labels),
+                              score_bio_strict(gold[17:], pred[17:], labels=labels)])
+    assert flat(pooled) == pytest.approx(flat(whole))
+    assert pooled["weighted"]["f1"] != pytest.approx(pooled["macro"]["f1"])  # the two averages really differ here
+
+
+def flat(nested: dict, prefix: str = "") -> dict[str, float]:
+    """A nested dict of numbers as {dotted key: number}, for pytest.approx."""
+    out: dict[str, float] = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

@@ -217,6 +217,20 @@ def tidy_value(scores: Mapping[str, Any], schema: str, label: str, metric: str) 
     return float(block["labels"][label][metric])
 
 
+def paper_score(metrics: Mapping[str, Any], key: str) -> float | None:
+    """One of the papers' scores (:data:`medner.study_order.PAPER_SCORES`) of a run's test set, read from its
+    ``semeval`` and ``token_bio``; None when the run has none (written before they were scored)."""
+    try:
+        if key == "semeval_type_micro":
+            return float(metrics["semeval"]["overall"]["type"]["f1"])
+        if key in ("bio_strict_macro", "bio_strict_weighted"):
+            return float(metrics["token_bio"][key.rsplit("_", 1)[1]]["f1"])
+    except (KeyError, TypeError):
+        return None
+    raise ValueError(f"paper score: expected one of semeval_type_micro, bio_strict_macro, bio_strict_weighted; "
+                     f"given {key!r}")
+
+
 def run_records(runs: Sequence[Run], results_root: str | Path | None) -> list[dict[str, Any]]:
     """The ``runs`` section: per run its key, its folder (relative to ``results_root``) and every test score.
 
@@ -299,7 +313,21 @@ def pooled_metrics(members: Sequence[Run]) -> dict[str, Any]:
         "config": {"embedding": {"training_record": {
             f"fold-{r.fold}": r.metrics.get("config", {}).get("embedding", {}).get("training_record") for r in members}}},
         "corpus": {"split_record": first.get("corpus", {}).get("split_record", {})},
+        **_pooled_paper_scores(members),
     }
+
+
+def _pooled_paper_scores(members: Sequence[Run]) -> dict[str, Any]:
+    """``semeval`` and ``token_bio`` of the fold runs pooled (each only when every fold has it)."""
+    from medner.evaluation.semeval import pool_semeval
+    from medner.evaluation.token import pool_bio_strict
+
+    pooled = {}
+    for key, pool in (("semeval", pool_semeval), ("token_bio", pool_bio_strict)):
+        parts = [r.metrics.get(key) for r in members]
+        if all(parts):
+            pooled[key] = pool(parts)
+    return pooled
 
 
 def _summed_confusion(matrices: Sequence[Mapping[str, Any] | None]) -> dict[str, Any] | None:

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from medner.comparison.selection import Run, full_data_runs, runs_by_embedding, study_labels
+from medner.comparison.selection import Run, full_data_runs, paper_score, runs_by_embedding, study_labels
 from medner.evaluation.statistics import aggregate_seeds
-from medner.study_order import AVERAGES, SCHEMAS
+from medner.study_order import AVERAGES, PAPER_SCORES, SCHEMAS
 
 Spread = dict[str, Any]
 
@@ -69,11 +69,24 @@ def main_scores(runs: Sequence[Run]) -> list[dict[str, Any]]:
                 for schema in SCHEMAS
             },
         }
+        row["papers"] = paper_spreads(group)
         if all(r.members for r in group):
             row["over_folds"] = {schema: {average: fold_spread(group, schema, average) for average in AVERAGES}
                                  for schema in SCHEMAS}
         rows.append(row)
     return rows
+
+
+def paper_spreads(group: Sequence[Run]) -> dict[str, Spread] | None:
+    """The papers' scores (:data:`medner.study_order.PAPER_SCORES`) of one row's runs as spreads over seeds;
+    None when a run lacks them (a metrics.json written before they were scored)."""
+    spreads = {}
+    for key in PAPER_SCORES:
+        values = {r.seed: paper_score(r.metrics, key) for r in group}
+        if any(v is None for v in values.values()):
+            return None
+        spreads[key] = seed_spread(values)
+    return spreads
 
 
 def per_label_table(runs: Sequence[Run]) -> dict[str, Any]:

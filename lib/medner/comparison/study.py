@@ -49,6 +49,9 @@ SECTIONS: dict[str, str] = {
     "missing": "key -> why it is empty (main.ci: why every ci is null)",
     "main": "per embedding: {embedding, scores {strict|lenient: {micro|macro: F1 spread}}, ci}: ci is the bootstrap "
             "interval of strict micro-F1 for the median-seed run {seed, estimate, low, high, n_boot, alpha}, or null; "
+            "papers {semeval_type_micro|bio_strict_macro|bio_strict_weighted: F1 spread}: the scores other papers "
+            "report (SemEval-2013 type micro, MedMine; BIO-strict macro and support-weighted over labels, Belkadi et "
+            "al.), or null when a run has none (main.papers in missing says so); "
             "cross-validated: scores pool the folds, and over_folds {strict|lenient: {micro|macro: spread over every "
             "fold run, with its folds}} gives the single folds' scores",
     "per_label": "{labels, embeddings, support {label: gold test entities}, scores {label: {embedding: {strict|lenient: "
@@ -107,6 +110,8 @@ def compute_comparison(
     intervals = _confidence_intervals(runs, gold, missing, n_boot=n_boot, alpha=alpha, seed=seed)
     for row in main:
         row["ci"] = intervals.get(row["embedding"])
+    if any(row["papers"] is None for row in main):
+        missing["main.papers"] = "some runs have no semeval or token_bio scores (written by an older medner)"
     pairs = _significance(runs, gold, missing, n_shuffles=n_shuffles, alpha=alpha, seed=seed, progress=progress)
     if label_counts is None:
         missing["label_counts"] = "no corpus statistics given"

@@ -189,3 +189,20 @@ def score_semeval(gold: list[Document], pred: list[Document], *, labels: Sequenc
     )
     result["documents"] = {"scored": len(pairs), "missing_predictions": missing}
     return result
+
+
+def pool_semeval(results: Sequence[dict]) -> dict:
+    """:func:`score_semeval` results of disjoint document sets (the folds of a cross-validation) as one:
+    the outcome counts summed per schema, overall and per label, and the scores computed again from them."""
+    if not results:
+        raise ValueError("pool_semeval: expected at least one SemEval result, given none")
+
+    def summed(blocks: list[dict], schema: str) -> dict:
+        return semeval_metrics({o: sum(int(b[schema][o]) for b in blocks) for o in OUTCOMES}, schema)
+
+    labels = list(results[0]["labels"])
+    return {
+        "overall": {schema: summed([r["overall"] for r in results], schema) for schema in SCHEMAS},
+        "labels": {label: {schema: summed([r["labels"][label] for r in results], schema) for schema in SCHEMAS}
+                   for label in labels},
+    }

@@ -87,6 +87,11 @@ def score_bio_strict(
         fp, fn = len(p) - tp, len(g) - tp
         precision, recall, f1 = prf(tp, fp, fn)
         per_label[label] = {"tp": tp, "fp": fp, "fn": fn, "support": len(g), "precision": precision, "recall": recall, "f1": f1}
+    return _averaged(per_label)
+
+
+def _averaged(per_label: dict[str, dict]) -> dict:
+    """Micro (from the summed counts), macro and support-weighted averages of per-label scores, and the labels."""
     tp = sum(s["tp"] for s in per_label.values())
     fp = sum(s["fp"] for s in per_label.values())
     fn = sum(s["fn"] for s in per_label.values())
@@ -104,3 +109,17 @@ def score_bio_strict(
         "weighted": weighted,
         "labels": per_label,
     }
+
+
+def pool_bio_strict(results: Sequence[dict]) -> dict:
+    """:func:`score_bio_strict` results of disjoint sentence sets (the folds of a cross-validation) as one: the
+    per-label counts summed, and micro, macro and weighted scores computed again from them."""
+    if not results:
+        raise ValueError("pool_bio_strict: expected at least one BIO-strict result, given none")
+    per_label = {}
+    for label in results[0]["labels"]:
+        tp, fp, fn, support = (sum(int(r["labels"][label][k]) for r in results) for k in ("tp", "fp", "fn", "support"))
+        precision, recall, f1 = prf(tp, fp, fn)
+        per_label[label] = {"tp": tp, "fp": fp, "fn": fn, "support": support, "precision": precision, "recall": recall,
+                            "f1": f1}
+    return _averaged(per_label)

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from medner.corpus.brat import read_brat_folder, write_brat_folder
 from medner.corpus.document import Document, Entity
+from medner.corpus.tagging import tag_documents
+from medner.evaluation.semeval import score_semeval
 from medner.evaluation.span import score_documents
+from medner.evaluation.token import score_bio_strict
 
 LABELS: tuple[str, ...] = ("Drug", "Strength", "Frequency", "Route", "Reason", "ADE")
 #: Chance that a sentence mentions the label: an imbalanced corpus, like the real ones.
@@ -100,6 +103,14 @@ def _random_matrix(rows: list[str], columns: list[str], rng: random.Random, diag
     return {"rows": rows, "columns": columns, "counts": counts, "normalised": normalised}
 
 
+def paper_scores(gold: list[Document], pred: list[Document]) -> dict:
+    """``semeval`` and ``token_bio`` as a run scores them: SemEval-2013 on the documents, BIO-strict on their tags."""
+    gold_tags = [s.tags for s in tag_documents(gold)[0]]
+    pred_tags = [s.tags for s in tag_documents(pred)[0]]
+    return {"semeval": score_semeval(gold, pred, labels=list(LABELS)),
+            "token_bio": score_bio_strict(gold_tags, pred_tags, labels=list(LABELS))}
+
+
 def write_fake_study(
     results_root: str | Path,
     *,
@@ -155,6 +166,7 @@ def write_fake_study(
                     },
                     "best_epoch": epochs - 1,
                     "scores": {"test": scores, "dev": scores},
+                    **paper_scores(gold, pred),
                     "confusion": {
                         "span": _random_matrix(list(LABELS) + ["SPURIOUS"], list(LABELS) + ["MISSED"], rng, 30),
                         "token": _random_matrix(list(LABELS) + ["O"], list(LABELS) + ["O"], rng, 60, last=20000),
