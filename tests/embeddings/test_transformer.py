@@ -13,6 +13,7 @@ import torch
 
 from medner.embeddings.base import EmbeddingUnavailableError
 from medner.embeddings.transformer import TransformerEmbedder, minilm_path
+from resources.tiny_bert import tiny_bert_folder
 
 TEXT_LINES = [
     "the patient took aspirin 100 mg daily for pain",
@@ -32,21 +33,8 @@ SENTENCES = [
 
 def _bert_folder(folder: Path, *, seed: int = 0, max_positions: int = 64) -> Path:
     """A random 4-layer BERT with a WordPiece vocabulary of a few words plus single characters."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder.mkdir(parents=True, exist_ok=True)
     words = sorted({word for line in TEXT_LINES for word in line.split()} - {"aspirin", "metformin", "ibuprofen"})
-    characters = list("abcdefghijklmnopqrstuvwxyz0123456789.,")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, "asp", "##ir", "##in", *characters,
-             *[f"##{c}" for c in characters]]
-    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
-    tokenizer.save_pretrained(folder)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=4, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=max_positions)
-    torch.manual_seed(seed)
-    BertModel(config).save_pretrained(folder)
-    return folder
+    return tiny_bert_folder(folder, words, seed=seed, max_positions=max_positions)
 
 
 def _xlmr_folder(folder: Path) -> Path:

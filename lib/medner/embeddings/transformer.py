@@ -376,8 +376,29 @@ class TransformerEmbedder(TokenEmbedder):
                 pieces.append(_Piece(ids[start : start + self.window], kept - start + offset, targets[kept]))
         return pieces
 
-    def _encode_batch(self, batch: list[_Piece], pooled: torch.Tensor) -> None:
-        """Run the encoder on one batch of pieces and pool their kept rows into ``pooled``."""
+    def word_pieces(self, sentences: list[list[str]]) -> list[list[_Piece]]:
+        """The encoder inputs of each sentence: one piece, or its windows when longer than the model's limit.
+
+        A piece's ``targets`` are word indices within its sentence, and its ``rows`` the input positions
+        (special tokens counted) whose hidden states those words take (the embedder's ``pooling``; with
+        ``"first"``, each word's first subword, in the window where it is most central). The fine-tuned
+        taggers (:mod:`medner.reference.finetune`) read their words the same way.
+        """
+        offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
+        np.cumsum([len(sentence) for sentence in sentences], out=offsets[1:])
+        pieces, _ = self._pieces([list(sentence) for sentence in sentences], offsets)
+        by_sentence: list[list[_Piece]] = [[] for _ in sentences]
+        for piece in pieces:
+            i = int(np.searchsorted(offsets, piece.targets[0], side="right")) - 1
+            by_sentence[i].append(_Piece(piece.subword_ids, piece.rows, piece.targets - offsets[i]))
+        return by_sentence
+
+    def encoder_inputs(self, batch: list[_Piece]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One padded batch of pieces, on the embedder's device.
+
+        Returns input_ids and attention_mask, shape (n_pieces, longest); the kept rows of every piece in the
+        flattened (n_pieces * longest) hidden states, and each kept row's target word, shape (n_kept_rows,).
+        """
         longest = max(len(piece.subword_ids) for piece in batch) + len(self._prefix) + len(self._suffix)
         input_ids = np.full((len(batch), longest), self._pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(batch), longest), dtype=np.int64)
@@ -388,18 +409,20 @@ class TransformerEmbedder(TokenEmbedder):
             attention_mask[b, : len(sequence)] = 1
             rows.append(piece.rows + b * longest)
             targets.append(piece.targets)
-        output = self.model(
-            input_ids=torch.from_numpy(input_ids).to(self.device),
-            attention_mask=torch.from_numpy(attention_mask).to(self.device),
-            output_hidden_states=self.layers == "last4",
-        )
+        return (torch.from_numpy(input_ids).to(self.device), torch.from_numpy(attention_mask).to(self.device),
+                torch.from_numpy(np.concatenate(rows)).to(self.device),
+                torch.from_numpy(np.concatenate(targets)).to(self.device))
+
+    def _encode_batch(self, batch: list[_Piece], pooled: torch.Tensor) -> None:
+        """Run the encoder on one batch of pieces and pool their kept rows into ``pooled``."""
+        input_ids, attention_mask, flat_rows, flat_targets = self.encoder_inputs(batch)
+        output = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                            output_hidden_states=self.layers == "last4")
         if self.layers == "last4":
             # shape: (batch, seq_len, dim)
             hidden = torch.stack(output.hidden_states[-4:]).mean(dim=0)
         else:
             hidden = output.last_hidden_state
-        flat_rows = torch.from_numpy(np.concatenate(rows)).to(self.device)
-        flat_targets = torch.from_numpy(np.concatenate(targets)).to(self.device)
         # shape: (n_kept_rows, dim)
         selected = hidden.reshape(-1, hidden.shape[-1]).index_select(0, flat_rows).float()
         if self.pooling == "mean":
