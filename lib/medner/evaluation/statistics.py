@@ -20,6 +20,10 @@
 * :func:`aggregate_seeds`: mean, sample standard deviation, min, max and every
   value per embedding and label, as Reimers and Gurevych (2017) ask: report the
   distribution over seeds, not one run.
+* :func:`bootstrap_ci_counts` and :func:`approximate_randomisation_counts`: the first
+  two on per-document count arrays already computed, so that relation counts
+  (:func:`medner.evaluation.relations.relation_document_counts`) get the same
+  intervals and tests as entity counts; the document functions call them.
 
 How scipy is asked (checked against scipy 1.17.1's source)
 ----------------------------------------------------------
@@ -71,6 +75,12 @@ def _f1_vector(counts: np.ndarray) -> np.ndarray:
     """Micro-F1 then each label's F1, from summed counts of shape (..., n_labels, 4): shape (..., n_labels + 1)."""
     micro, per_label = _f1s(counts)
     return np.concatenate([micro[..., None], per_label], axis=-1)
+
+
+def _check_counts(counts: np.ndarray, names: Sequence[str]) -> None:
+    if counts.ndim != 3 or counts.shape[1:] != (len(names), 4):
+        raise ValueError(f"expected counts of shape (n_documents, {len(names)}, 4) for {len(names)} names, "
+                         f"found shape {counts.shape}")
 
 
 def _batch(n_docs: int) -> int:
@@ -142,12 +152,28 @@ def bootstrap_ci(
     "n_boot", "alpha", "seed", "mode", "n_documents"}``; ``estimate`` is the F1 on all documents.
     """
     _check_mode(mode)
+    labels = resolve_labels(gold_docs, pred_docs, labels)
+    counts = document_label_counts(gold_docs, pred_docs, labels, mode)  # shape: (n_docs, n_labels, 4)
+    result = bootstrap_ci_counts(counts, labels, n_boot=n_boot, seed=seed, alpha=alpha)
+    n_documents = result.pop("n_documents")  # keys in the order this function always gave them
+    return {**result, "mode": mode, "n_documents": n_documents}
+
+
+def bootstrap_ci_counts(
+    counts: np.ndarray, names: Sequence[str], *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> dict:
+    """:func:`bootstrap_ci` on per-document counts already computed (entity labels or relation types alike).
+
+    ``counts``: shape (n_docs, len(names), 4), the last axis tp, fp, fn, dropped (as
+    :func:`medner.evaluation.span.document_label_counts` and
+    :func:`medner.evaluation.relations.relation_document_counts` return). Returns
+    ``{"micro_f1", "labels": {name: ...}, "n_boot", "alpha", "seed", "n_documents"}``.
+    """
     if n_boot < 1:
         raise ValueError(f"expected n_boot >= 1, found {n_boot}")
     if not 0 < alpha < 1:
         raise ValueError(f"expected 0 < alpha < 1, found {alpha}")
-    labels = resolve_labels(gold_docs, pred_docs, labels)
-    counts = document_label_counts(gold_docs, pred_docs, labels, mode)  # shape: (n_docs, n_labels, 4)
+    _check_counts(counts, names)
     n_docs = counts.shape[0]
     _check_documents(n_docs)
     result = stats.bootstrap(
@@ -160,7 +186,7 @@ def bootstrap_ci(
         method="percentile",
         rng=np.random.default_rng(seed),
     )
-    estimate = _f1_vector(counts.sum(axis=0).astype(np.float64))  # shape: (n_labels + 1,)
+    estimate = _f1_vector(counts.sum(axis=0).astype(np.float64))  # shape: (n_names + 1,)
     low, high = result.confidence_interval
 
     def interval(j: int) -> dict:
@@ -168,11 +194,10 @@ def bootstrap_ci(
 
     return {
         "micro_f1": interval(0),
-        "labels": {label: interval(j) for j, label in enumerate(labels, 1)},
+        "labels": {name: interval(j) for j, name in enumerate(names, 1)},
         "n_boot": n_boot,
         "alpha": alpha,
         "seed": seed,
-        "mode": mode,
         "n_documents": n_docs,
     }
 
@@ -194,14 +219,30 @@ def approximate_randomisation(
     "seed", "mode"}``, where ``delta`` = F1(A) - F1(B) (micro-F1 for ``overall``).
     """
     _check_mode(mode)
+    labels = resolve_labels(gold_docs, [*pred_a, *pred_b], labels)
+    a = document_label_counts(gold_docs, pred_a, labels, mode)  # shape: (n_docs, n_labels, 4)
+    b = document_label_counts(gold_docs, pred_b, labels, mode)
+    return {**approximate_randomisation_counts(a, b, labels, n_shuffles=n_shuffles, seed=seed), "mode": mode}
+
+
+def approximate_randomisation_counts(
+    a: np.ndarray, b: np.ndarray, names: Sequence[str], *, n_shuffles: int = 1000, seed: int = 0
+) -> dict:
+    """:func:`approximate_randomisation` on the per-document counts of systems A and B already computed.
+
+    ``a``, ``b``: shape (n_docs, len(names), 4), the same documents in the same order (see
+    :func:`bootstrap_ci_counts`). Returns ``{"overall", "labels": {name: ...}, "n_shuffles", "seed"}``.
+    """
     if n_shuffles < 1:
         raise ValueError(f"expected n_shuffles >= 1, found {n_shuffles}")
-    labels = resolve_labels(gold_docs, [*pred_a, *pred_b], labels)
-    a = document_label_counts(gold_docs, pred_a, labels, mode).astype(np.float64)  # shape: (n_docs, n_labels, 4)
-    b = document_label_counts(gold_docs, pred_b, labels, mode).astype(np.float64)
+    _check_counts(a, names)
+    _check_counts(b, names)
+    if a.shape != b.shape:
+        raise ValueError(f"expected the counts of A and B on the same documents, found shapes {a.shape} and {b.shape}")
+    a, b = a.astype(np.float64), b.astype(np.float64)
     n_docs = a.shape[0]
     _check_documents(n_docs)
-    delta = _f1_vector(a.sum(axis=0)) - _f1_vector(b.sum(axis=0))  # shape: (n_labels + 1,)
+    delta = _f1_vector(a.sum(axis=0)) - _f1_vector(b.sum(axis=0))  # shape: (n_names + 1,)
     result = stats.permutation_test(
         (np.zeros(n_docs), np.ones(n_docs)),
         _swapped_f1_differences(a, b),
@@ -212,17 +253,16 @@ def approximate_randomisation(
         alternative="greater",
         rng=np.random.default_rng(seed),
     )
-    p_values = result.pvalue  # shape: (n_labels + 1,)
+    p_values = result.pvalue  # shape: (n_names + 1,)
 
     def test(j: int) -> dict:
         return {"delta": float(delta[j]), "p_value": float(p_values[j])}
 
     return {
         "overall": test(0),
-        "labels": {label: test(j) for j, label in enumerate(labels, 1)},
+        "labels": {name: test(j) for j, name in enumerate(names, 1)},
         "n_shuffles": n_shuffles,
         "seed": seed,
-        "mode": mode,
     }
 
 
