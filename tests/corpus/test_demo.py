@@ -223,34 +223,35 @@ def test_too_small_or_non_integer_sizes_are_refused(tmp_path, bad):
 
 # -- relations (issue 15) ---------------------------------------------------------------------------------
 
-#: sha256 of every .txt file and every T line of the corpus generated with (n_sentences, seed), as generator
-#: version 1 wrote them (before relations). Version 2 added R lines only: texts and entities, and so every
-#: NER number of the study, are unchanged.
-VERSION_1_TEXTS_AND_ENTITIES = {
-    (200, 13): "d35c7cda0c82675bfb518d2437e1d4a4a4c87764972e6192a85ffcae5b5e5fe6",
-    (3000, 13): "43ac5a941e34ce063ad7483f885fe18e32a4af9acd250ee56a0ccab52facec0c",
+#: sha256 of every file of the corpus generated with (n_sentences, seed) by generator version 3. Version 3
+#: changed the texts, not only the R lines: some attributes moved to the line after their drug (a Sig: line,
+#: a note under a list item, the next sentence), so these hashes replace version 1's texts-and-entities
+#: hashes (which version 2 kept), and every NER number of the demo moves with them.
+VERSION_3_FILES = {
+    (200, 13): "9def4271fd7b8ce61cf955abb4e7f93c1f27eb58fb570174a9c738b110f3ce17",
+    (3000, 13): "24407be86bf374bde528ea7f579f3ba4aa680670ad507847b9984344a7bca5fe",
 }
 
 
-def texts_and_entities_sha256(root: Path) -> str:
+def files_sha256(root: Path) -> str:
     digest = hashlib.sha256()
-    for split in SPLITS:
-        for txt in sorted((root / split).glob("*.txt")):
-            t_lines = [line for line in txt.with_suffix(".ann").read_text(encoding="utf-8").split("\n") if line.startswith("T")]
-            digest.update(f"{split}/{txt.name}\0".encode() + txt.read_bytes() + ("\0" + "\n".join(t_lines) + "\0").encode())
+    for name, content in all_files(root).items():
+        digest.update(f"{name}\0".encode() + content + b"\0")
     return digest.hexdigest()
 
 
-@pytest.mark.parametrize("n_sentences, seed", sorted(VERSION_1_TEXTS_AND_ENTITIES))
-def test_texts_and_entities_are_those_of_version_1(tmp_path, n_sentences, seed):
+@pytest.mark.parametrize("n_sentences, seed", sorted(VERSION_3_FILES))
+def test_files_are_those_of_version_3(tmp_path, n_sentences, seed):
     root = generate_demo_corpus(tmp_path / "c", n_sentences=n_sentences, seed=seed)
-    assert texts_and_entities_sha256(root) == VERSION_1_TEXTS_AND_ENTITIES[(n_sentences, seed)]
+    assert demo.GENERATOR_VERSION == 3 and '"generator_version": 3' in (root / "demo.json").read_text()
+    assert files_sha256(root) == VERSION_3_FILES[(n_sentences, seed)]
 
 
-def test_relations_link_each_attribute_to_a_drug_of_its_line_with_the_eight_types(default_corpus):
+def test_relations_link_each_attribute_to_its_drug_with_the_eight_types_across_at_most_one_line_break(default_corpus):
     from medner.corpus.brat import read_brat_folder
 
     types: Counter = Counter()
+    line_breaks: Counter = Counter()
     for split in SPLITS:
         for doc in read_brat_folder(default_corpus / split):
             by_id = doc.entities_by_id()
@@ -258,7 +259,7 @@ def test_relations_link_each_attribute_to_a_drug_of_its_line_with_the_eight_type
             for relation in doc.relations:
                 attribute, drug = by_id[relation.arg1], by_id[relation.arg2]
                 assert relation.type == f"{attribute.label}-Drug" and drug.label == "Drug"
-                assert "\n" not in doc.text[min(attribute.start, drug.start):max(attribute.end, drug.end)]
+                line_breaks[doc.text[min(attribute.start, drug.start):max(attribute.end, drug.end)].count("\n")] += 1
                 linked[attribute.id] += 1
                 types[relation.type] += 1
             # every attribute has its drug; only a Reason may have several ("managed with X and Y")
@@ -266,6 +267,89 @@ def test_relations_link_each_attribute_to_a_drug_of_its_line_with_the_eight_type
             assert all(linked[e.id] == 1 or (e.label == "Reason" and linked[e.id] > 1) for e in attributes), doc.id
     assert set(types) == RELATION_TYPES
     assert types["Strength-Drug"] > types["ADE-Drug"] > 100
+    assert set(line_breaks) == {0, 1}
+    assert 0.03 <= line_breaks[1] / sum(line_breaks.values()) <= 0.15
+
+
+def relation_distances(root: Path) -> tuple[Counter, Counter]:
+    """(links per candidate distance, links one sentence apart per type); fails on a link no candidate reaches."""
+    from medner.corpus.brat import read_brat_folder
+    from medner.corpus.candidates import candidate_pairs
+
+    distances: Counter = Counter()
+    across: Counter = Counter()
+    for split in SPLITS:
+        for doc in read_brat_folder(root / split):
+            pairs = {(pair.attribute.id, pair.drug.id): pair.distance for pair in candidate_pairs(doc)}
+            for relation in doc.relations:
+                distance = pairs[(relation.arg1, relation.arg2)]
+                distances[distance] += 1
+                across[relation.type] += distance > 0
+    return distances, across
+
+
+def test_candidates_reach_every_link_and_some_links_cross_a_sentence_boundary(default_corpus):
+    from medner.corpus.brat import read_brat_folder
+    from medner.corpus.candidates import DEFAULT_WINDOW, candidate_reach
+
+    docs = [doc for split in SPLITS for doc in read_brat_folder(default_corpus / split)]
+    reach = candidate_reach(docs, window=DEFAULT_WINDOW).as_dict()
+    assert set(reach["per_type"]) == RELATION_TYPES
+    assert all(row["share"] == 1.0 for row in reach["per_type"].values()), reach["per_type"]
+    distances, across = relation_distances(default_corpus)
+    assert set(distances) == {0, 1}
+    assert 0.04 <= distances[1] / sum(distances.values()) <= 0.12
+    assert across["Reason-Drug"] > 50 and across["ADE-Drug"] > 50
+    assert sum(1 for n in across.values() if n >= 20) >= 6  # not one template: most types cross
+    # Inside one sentence only, exactly the cross-sentence links are lost.
+    within_sentence = candidate_reach(docs, window=0).as_dict()["total"]
+    assert within_sentence["outside_window"] == distances[1]
+
+
+def test_the_three_kinds_of_line_break_a_link_crosses(default_corpus):
+    """A Sig: line under its item, an unnumbered line under a short item, a sentence before or after its drug's."""
+    from medner.corpus.brat import read_brat_folder
+
+    kinds: Counter = Counter()
+    list_item = re.compile(r"^(\d+[.)]|-) ")
+    for split in SPLITS:
+        for doc in read_brat_folder(default_corpus / split):
+            by_id = doc.entities_by_id()
+            line_of = lambda offset: doc.text.count("\n", 0, offset)  # noqa: E731
+            lines = doc.text.split("\n")
+            for relation in doc.relations:
+                attribute, drug = by_id[relation.arg1], by_id[relation.arg2]
+                drug_line, attribute_line = line_of(drug.start), line_of(attribute.start)
+                if drug_line == attribute_line:
+                    continue
+                assert abs(drug_line - attribute_line) == 1, (doc.id, relation)
+                first, second = lines[min(drug_line, attribute_line)], lines[max(drug_line, attribute_line)]
+                if list_item.match(first) and second.startswith("Sig:"):
+                    kinds["sig line"] += 1
+                elif list_item.match(first):
+                    assert first.endswith(".") and not list_item.match(second), (first, second)
+                    kinds["line under an item"] += 1
+                else:
+                    assert first.endswith(".") and not list_item.match(second), (first, second)
+                    kinds["attribute after its drug" if attribute_line > drug_line else "attribute before its drug"] += 1
+    assert len(kinds) == 4 and min(kinds.values()) >= 20, kinds
+
+
+def test_about_the_cross_break_share_of_drug_mentions_links_across_a_line_break(default_corpus):
+    from medner.corpus.brat import read_brat_folder
+
+    drugs, crossing = 0, set()
+    for split in SPLITS:
+        for doc in read_brat_folder(default_corpus / split):
+            by_id = doc.entities_by_id()
+            drugs += sum(1 for e in doc.entities if e.label == "Drug")
+            for relation in doc.relations:
+                attribute, drug = by_id[relation.arg1], by_id[relation.arg2]
+                if "\n" in doc.text[min(attribute.start, drug.start):max(attribute.end, drug.end)]:
+                    crossing.add((doc.id, drug.id))
+    # Not every drug mention may cross (second and third drugs, drug-only lines, notes' last lines), so a bit less.
+    assert len(crossing) > 100
+    assert 0.6 * demo.CROSS_BREAK_SHARE <= len(crossing) / drugs <= demo.CROSS_BREAK_SHARE
 
 
 def test_r_lines_follow_the_t_lines_and_name_them(default_corpus):
@@ -280,10 +364,14 @@ def test_r_lines_follow_the_t_lines_and_name_them(default_corpus):
 
 
 def test_every_template_names_its_main_drug_first():
-    """relations_of_line links attributes to the first drug of a line: {Drug} must come before {Drug2}/{Drug3}."""
-    for template in demo._REASON_TEMPLATES + demo._ADE_TEMPLATES + demo._DRUG_ONLY_TEMPLATES:
+    """relations_of_group links attributes to the first drug of a group: {Drug} must come before {Drug2}/{Drug3}."""
+    pairs = demo._REASON_PAIR_TEMPLATES + demo._ADE_PAIR_TEMPLATES
+    for template in demo._REASON_TEMPLATES + demo._ADE_TEMPLATES + demo._DRUG_ONLY_TEMPLATES + pairs:
         slots = re.findall(r"\{(Drug\d?)\}", template)
         assert slots[0] == "Drug" and slots == sorted(slots), template
+    # A two-line template breaks once and names one drug; a line under a list item is about the item's drug.
+    assert all(t.split(" ").count("\n") == 1 and t.count("{Drug") == 1 for t in pairs)
+    assert all("{Drug" not in t and "\n" not in t for t in demo._LIST_FOLLOW_UP_TEMPLATES)
     spans = [("Reason", 4, 8, "rash"), ("Drug", 20, 27, "aspirin"), ("Strength", 28, 33, "81 mg"), ("Drug", 38, 45, "heparin")]
-    assert demo.relations_of_line(spans) == [("Reason-Drug", 0, 1), ("Reason-Drug", 0, 3), ("Strength-Drug", 2, 1)]
-    assert demo.relations_of_line([("Reason", 0, 4, "rash")]) == []
+    assert demo.relations_of_group(spans) == [("Reason-Drug", 0, 1), ("Reason-Drug", 0, 3), ("Strength-Drug", 2, 1)]
+    assert demo.relations_of_group([("Reason", 0, 4, "rash")]) == []

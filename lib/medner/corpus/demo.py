@@ -23,13 +23,30 @@ choice of embedding can matter:
 * held-out drug names (see ``DrugName.held_out``) that appear only in dev and
   test, so that a sizeable share of test Drug mentions is never seen in train.
 
-Each line of a note is one sentence (or list item); ``n_sentences`` counts
-lines, with and without entities. Files are brat standoff, ``\\n`` newlines,
-UTF-8: ``T`` lines (continuous spans, no overlaps), then ``R`` lines linking each
-attribute to its drug with the eight n2c2-2018 relation types (``Strength-Drug``,
-``Dosage-Drug``, ``Duration-Drug``, ``Frequency-Drug``, ``Form-Drug``, ``Route-Drug``,
-``Reason-Drug``, ``ADE-Drug``; see :func:`relations_of_line`). Every attribute of a line
-belongs to a drug of the same line, so no link crosses a line break.
+Each line of a note is one sentence as :func:`medner.corpus.tokenize.sentences_of` cuts it (a
+list item, a ``Sig:`` line, a header, a narrative sentence ending in ``.``); ``n_sentences``
+counts lines, with and without entities. Files are brat standoff, ``\\n`` newlines, UTF-8:
+``T`` lines (continuous spans, no overlaps), then ``R`` lines linking each attribute to its
+drug with the eight n2c2-2018 relation types (``Strength-Drug``, ``Dosage-Drug``,
+``Duration-Drug``, ``Frequency-Drug``, ``Form-Drug``, ``Route-Drug``, ``Reason-Drug``,
+``ADE-Drug``; see :func:`relations_of_group`).
+
+Links across a line break, as real notes have them: a share of the drug mentions
+(:data:`CROSS_BREAK_SHARE` of list items and of Reason/ADE narrative lines) is written as a
+*group* of two lines, the drug on one and some of its attributes on the other:
+
+* a discharge-summary item whose ``Sig:`` goes on its own line
+  (``1. Metoprolol tartrate 25 mg Tablet`` / ``Sig: One (1) Tablet PO BID (2 times a day).``);
+* a short list item ended by ``.`` and followed by an unnumbered line about it
+  (``2. Lasix 40 mg PO daily.`` / ``Held during admission because of acute kidney injury.``);
+* two narrative sentences (``Course complicated by hyperkalemia.`` / ``This was attributed to
+  lisinopril, which was stopped.``).
+
+The second line starts a new sentence (a field label such as ``Sig:``, or a ``.`` before the
+line break), so these links cross exactly one sentence boundary: within the relation
+candidates' window (:data:`medner.corpus.candidates.DEFAULT_WINDOW`). When the first line
+ends in a dotted abbreviation (``p.o.``) the splitter joins the two lines, and the link
+crosses the line break inside one sentence. No link spans more than one line break.
 """
 
 from __future__ import annotations
@@ -42,9 +59,16 @@ from pathlib import Path
 
 from medner.corpus import demo_lexicon as lex
 
-#: Bumped whenever the generated files change for a given seed (recorded in demo.json). Version 2 added
-#: the R lines; its texts and T lines are those of version 1, byte for byte (tests/corpus/test_demo.py).
-GENERATOR_VERSION = 2
+#: Bumped whenever the generated files change for a given seed (recorded in demo.json and in the name of
+#: the folder the registry materialises, so an older corpus is never reused). Version 2 added the R lines
+#: (texts and T lines those of version 1); version 3 writes some attributes on the line after their drug
+#: (new texts, so every NER number on the demo moves; tests/corpus/test_demo.py pins its files).
+GENERATOR_VERSION = 3
+
+#: Share of list items and of Reason/ADE narrative lines written as two lines, some attributes on the
+#: line after or before their drug's and linked to it across the break (see the module docstring). Where a note has only one line
+#: left, the mention stays on one line.
+CROSS_BREAK_SHARE = 0.15
 
 #: Share of sentences (and so, roughly, documents) per split.
 SPLIT_SHARES: tuple[tuple[str, float], ...] = (("train", 0.70), ("dev", 0.15), ("test", 0.15))
@@ -64,6 +88,12 @@ DOC_LINES = (5, 15)
 _DOC_ID_PREFIX = "demo-"
 
 Chunk = tuple[str, "str | None"]  # (text, label or None for plain text)
+Line = list[Chunk]
+#: One line, or a drug's line and the line after it that carries some of its attributes (relations are
+#: drawn per group, :func:`relations_of_group`).
+Group = list[Line]
+
+_LINE_BREAK = "\n"  # the template token that ends the first line of a two-line template
 
 
 @dataclass
@@ -146,23 +176,25 @@ class _NoteWriter:
 
     # ----- sentences ------------------------------------------------------------
 
-    def list_item(self, split: str, number: str) -> list[Chunk]:
-        """A medication-list line: short style or discharge-summary "Sig:" style."""
+    def list_item(self, split: str, number: str, *, room: int = 1) -> Group:
+        """A medication-list item: short style or discharge-summary "Sig:" style; with ``room`` for two lines,
+        a :data:`CROSS_BREAK_SHARE` of items put some attributes on a second line (see the module docstring)."""
         rng = self.rng
-        chunks: list[Chunk] = [(number, None)] if number else []
+        chunks: Line = [(number, None)] if number else []
         m = self.mention(split, at_line_start=True)
         chunks.append((m.surface, "Drug"))
+        across = room >= 2 and rng.random() < CROSS_BREAK_SHARE
         if m.route_kind in lex.SIG_FORMS and rng.random() < 0.3:
             sig_form = rng.choice(lex.SIG_FORMS[m.route_kind])
-            chunks += [(self.strength(m), "Strength"), (sig_form, "Form"), ("Sig", None), (":", None),
-                       (rng.choice(lex.SIG_DOSAGES), "Dosage"), (sig_form, "Form"),
-                       (rng.choice(lex.SIG_ROUTES[m.route_kind]), "Route"), (rng.choice(lex.SIG_FREQUENCIES), "Frequency")]
+            chunks += [(self.strength(m), "Strength"), (sig_form, "Form")]
+            sig: Line = [("Sig", None), (":", None), (rng.choice(lex.SIG_DOSAGES), "Dosage"), (sig_form, "Form"),
+                         (rng.choice(lex.SIG_ROUTES[m.route_kind]), "Route"), (rng.choice(lex.SIG_FREQUENCIES), "Frequency")]
             if m.drug_class.course and rng.random() < 0.5:
-                chunks.append((self.duration(), "Duration"))
+                sig.append((self.duration(), "Duration"))
             if rng.random() < 0.2:
-                chunks += [("for", None), (self.reason(m), "Reason")]
-            chunks.append((".", None))
-            return chunks
+                sig += [("for", None), (self.reason(m), "Reason")]
+            sig.append((".", None))
+            return [chunks, sig] if across else [chunks + sig]
         if rng.random() < 0.9:
             chunks.append((self.strength(m), "Strength"))
         if rng.random() < 0.4:
@@ -177,6 +209,8 @@ class _NoteWriter:
         frequency = self.frequency(m) if rng.random() < 0.92 else None
         if frequency:
             chunks.append((frequency, "Frequency"))
+        if across:  # the Duration and Reason, or an ADE, go on the next line
+            return [chunks + [(".", None)], *self.fill(rng.choice(_LIST_FOLLOW_UP_TEMPLATES), split, m)]
         if rng.random() < (0.45 if m.drug_class.course else 0.03):
             chunks.append((self.duration(), "Duration"))
         if frequency and re.search(r"(?i)prn|needed", frequency) and rng.random() < 0.7:
@@ -187,20 +221,29 @@ class _NoteWriter:
             chunks += [("for", None), (self.reason(m), "Reason")]
         if rng.random() < 0.08:
             chunks += [(",", None), ("hold for SBP < 100", None)]
-        return chunks
+        return [chunks]
 
-    def narrative(self, templates: tuple[str, ...], split: str) -> list[Chunk]:
+    def narrative(self, templates: tuple[str, ...], split: str) -> Group:
         return self.fill(self.rng.choice(templates), split)
 
-    def fill(self, template: str, split: str) -> list[Chunk]:
-        """Fill a space-separated template: ``{Label}`` slots, ``{Label?}`` optional slots, literal words."""
+    def fill(self, template: str, split: str, m: _Mention | None = None) -> Group:
+        """Fill a space-separated template: ``{Label}`` slots, ``{Label?}`` optional slots, literal words, and
+        a ``\\n`` token where a two-line template breaks its line. Attributes are drawn for ``m`` (a new mention
+        when None, which ``{Drug}`` writes)."""
         rng = self.rng
-        m = self.mention(split, at_line_start=template.startswith("{Drug}"))
+        if m is None:
+            at_line_start = any(line.strip().startswith("{Drug}") for line in template.split(_LINE_BREAK))
+            m = self.mention(split, at_line_start=at_line_start)
         # The second drug shares the first one's class ("managed with X and Y", "switched from X to Y").
         others = [self.mention(split, drug_class=m.drug.drug_class), self.mention(split)]
         reason = self.reason(m)
-        chunks: list[Chunk] = []
+        lines: Group = [[]]
+        chunks = lines[0]
         for token in template.split(" "):
+            if token == _LINE_BREAK:
+                chunks = []
+                lines.append(chunks)
+                continue
             if not (token.startswith("{") and token.endswith("}")):
                 chunks.append((token, None))
                 continue
@@ -232,9 +275,9 @@ class _NoteWriter:
                 chunks.append((self.adverse_event(m, not_equal=reason), "ADE"))
             else:  # a template bug, not a data problem
                 raise ValueError(f"demo template {template!r}: unknown slot {{{slot}}}")
-        return chunks
+        return lines
 
-    def filler(self) -> list[Chunk]:
+    def filler(self) -> Line:
         """A sentence with no entity; condition words in it are deliberately left unannotated."""
         rng = self.rng
         template = rng.choice(_FILLER_TEMPLATES)
@@ -251,22 +294,23 @@ class _NoteWriter:
 
     # ----- notes ----------------------------------------------------------------
 
-    def note(self, split: str, n_lines: int) -> list[list[Chunk]]:
-        """One note of ``n_lines`` lines: a discharge medication list, a hospital course or a clinic note.
+    def note(self, split: str, n_lines: int) -> list[Group]:
+        """One note of exactly ``n_lines`` lines, in groups: a discharge medication list, a hospital course or a
+        clinic note.
 
         List items are always numbered or bulleted and come in blocks after a header
         ending in ":", so that the sentence splitter sees one sentence per line.
         """
         rng = self.rng
         kind = rng.choices(("discharge", "course", "clinic"), weights=(0.40, 0.35, 0.25))[0]
-        lines: list[list[Chunk]] = []
+        groups: list[Group] = []
         if kind == "discharge":
             if n_lines >= 4 and rng.random() < 0.3:
-                lines.append(self.filler())
-            lines += self.medication_block(split, n_lines - len(lines), rng.choice(_LIST_HEADERS))
-            return lines
+                groups.append([self.filler()])
+            groups += self.medication_block(split, n_lines - len(groups), rng.choice(_LIST_HEADERS))
+            return groups
         header = rng.choice(_COURSE_HEADERS if kind == "course" else _CLINIC_HEADERS)
-        lines.append([(header, None)])
+        groups.append([[(header, None)]])
         n_narrative = n_lines - 1
         if kind == "course":
             weights = {"reason": 0.34, "ade": 0.20, "drugs": 0.08, "filler": 0.38}
@@ -274,28 +318,35 @@ class _NoteWriter:
             weights = {"reason": 0.30, "ade": 0.20, "drugs": 0.08, "filler": 0.42}
             if n_narrative >= 4 and rng.random() < 0.7:
                 n_narrative -= rng.randint(3, min(7, n_narrative))
-        while len(lines) < 1 + n_narrative:
+        written = 1
+        while written < 1 + n_narrative:
             what = rng.choices(list(weights), weights=list(weights.values()))[0]
+            across = what in ("reason", "ade") and 1 + n_narrative - written >= 2 and rng.random() < CROSS_BREAK_SHARE
             if what == "reason":
-                lines.append(self.narrative(_REASON_TEMPLATES, split))
+                group = self.narrative(_REASON_PAIR_TEMPLATES if across else _REASON_TEMPLATES, split)
             elif what == "ade":
-                lines.append(self.narrative(_ADE_TEMPLATES, split))
+                group = self.narrative(_ADE_PAIR_TEMPLATES if across else _ADE_TEMPLATES, split)
             elif what == "drugs":
-                lines.append(self.narrative(_DRUG_ONLY_TEMPLATES, split))
+                group = self.narrative(_DRUG_ONLY_TEMPLATES, split)
             else:
-                lines.append(self.filler())
-        if len(lines) < n_lines:
-            lines += self.medication_block(split, n_lines - len(lines), rng.choice(_CLINIC_LIST_HEADERS))
-        return lines
+                group = [self.filler()]
+            groups.append(group)
+            written += len(group)
+        if written < n_lines:
+            groups += self.medication_block(split, n_lines - written, rng.choice(_CLINIC_LIST_HEADERS))
+        return groups
 
-    def medication_block(self, split: str, n_lines: int, header: str) -> list[list[Chunk]]:
-        """A header line and ``n_lines - 1`` numbered or bulleted medication-list items."""
+    def medication_block(self, split: str, n_lines: int, header: str) -> list[Group]:
+        """A header line and list items (one or two lines each) filling ``n_lines - 1`` lines."""
         numbering = self.rng.choice(("dot", "dot", "dash", "paren"))
-        lines: list[list[Chunk]] = [[(header, None)]]
-        for k in range(1, n_lines):
+        groups: list[Group] = [[[(header, None)]]]
+        written, k = 1, 0
+        while written < n_lines:
+            k += 1
             number = {"dot": f"{k}.", "dash": "-", "paren": f"{k})"}[numbering]
-            lines.append(self.list_item(split, number))
-        return lines
+            groups.append(self.list_item(split, number, room=n_lines - written))
+            written += len(groups[-1])
+        return groups
 
     # ----- typos ----------------------------------------------------------------
 
@@ -382,6 +433,37 @@ _DRUG_ONLY_TEMPLATES: tuple[str, ...] = (
     "No changes were made to {Drug} or {Drug2} .",
 )
 
+# Two-line templates (a \n token breaks the line): some attributes in the sentence after their drug's, or before.
+_REASON_PAIR_TEMPLATES: tuple[str, ...] = (
+    "Started {Drug} {Strength?} {Route?} {Frequency?} on hospital day 2 . \n This was for {Reason} .",
+    "He was started on {Drug} {Strength?} {Route?} . \n It was given {Frequency} for {Reason} .",
+    "{Reason} was noted on admission . \n Treated with {Drug} {Strength?} {Route?} {Frequency?} .",
+    "Continued home {Drug} . \n Dose is {Strength} {Route?} {Frequency} , for {Reason} .",
+    "{Drug} was started for {Reason} . \n Plan to continue {Duration} .",
+    "She received {Drug} {Strength?} {Route} in the ED . \n This was given for {Reason} .",
+    "Her {Reason} was difficult to control . \n {Drug} {Strength} {Frequency} was added .",
+)
+
+_ADE_PAIR_TEMPLATES: tuple[str, ...] = (
+    "Course complicated by {ADE} . \n This was attributed to {Drug} , which was stopped .",
+    "{Drug} {Strength?} was started on admission . \n She then developed {ADE} , and it was held .",
+    "Developed {ADE} on hospital day 3 . \n {Drug} was felt to be the cause and was discontinued .",
+    "Started {Drug} {Strength?} {Frequency?} for {Reason} . \n Complicated by {ADE} , so the dose was reduced .",
+    "He was given {Drug} {Route?} overnight . \n This morning he has {ADE} , likely from it .",
+)
+
+# The unnumbered line under a short list item (ended by "."), about that item's drug: the Duration and
+# Reason it did not get, or an adverse event.
+_LIST_FOLLOW_UP_TEMPLATES: tuple[str, ...] = (
+    "For {Reason} .",
+    "Started this admission for {Reason} .",
+    "Continue {Duration} for {Reason} .",
+    "Continue {Duration} , then stop .",
+    "Held during admission because of {ADE} .",
+    "Dose was reduced this admission for {ADE} .",
+    "Restarted at discharge ; it had been held for {ADE} .",
+)
+
 _FILLER_TEMPLATES: tuple[str, ...] = (
     "Patient is a {age} year old {sex} with a history of {c1}, {c2} and {c3}.",
     "Past medical history: {c1}, {c2}, {c3}.",
@@ -422,13 +504,15 @@ def _render(chunks: list[Chunk]) -> tuple[str, list[tuple[str, int, int, str]]]:
     return "".join(parts), spans
 
 
-def relations_of_line(spans: list[tuple[str, int, int, str]]) -> list[tuple[str, int, int]]:
-    """``(relation type, attribute index, drug index)`` for the entity spans of one rendered line (indices into ``spans``).
+def relations_of_group(spans: list[tuple[str, int, int, str]]) -> list[tuple[str, int, int]]:
+    """``(relation type, attribute index, drug index)`` for the entity spans of one rendered group, in order
+    (indices into ``spans``): one line, or a drug's line and the line after it.
 
-    Every line names its main drug first: a list item has one drug, and every template writes ``{Drug}``
+    Every group names its main drug first: a list item has one drug, and every template writes ``{Drug}``
     (whose attributes it draws) before ``{Drug2}``/``{Drug3}`` (a test checks it). Each attribute belongs to
-    that main drug and gets ``<Label>-Drug``, except a Reason, which belongs to every drug of its line ("Her
-    {Reason} was managed with {Drug} and {Drug2}"). A line without a drug links nothing.
+    that main drug and gets ``<Label>-Drug``, wherever it stands in the group (a ``Sig:`` line, a Reason in
+    the sentence before), except a Reason, which belongs to every drug of its group ("Her {Reason} was
+    managed with {Drug} and {Drug2}"). A group without a drug links nothing.
     """
     drugs = [k for k, (label, *_) in enumerate(spans) if label == "Drug"]
     links = []
@@ -473,7 +557,9 @@ real clinical record; scores on this corpus say nothing about clinical performan
 
 Parameters: seed={seed}, n_sentences={n_sentences}, generator version {version}.
 Format: brat standoff (`T` lines, then `R` lines linking each attribute to its drug), one sentence or
-list item per line, n2c2-2018 Track 2 labels and relation types.
+list item per line, n2c2-2018 Track 2 labels and relation types. Some attributes stand on the line after
+their drug (a `Sig:` line, a note under a list item, the next sentence) and their `R` lines cross that
+line break.
 Documents per split: {documents}.
 """
 
@@ -504,20 +590,23 @@ def generate_demo_corpus(out_dir: str | Path, *, n_sentences: int = 3000, seed: 
         index = 0
         while written < budget:
             n_lines = min(writer.rng.randint(*DOC_LINES), budget - written)
-            lines = [_render(writer.with_typos(chunks)) for chunks in writer.note(split, n_lines)]
+            groups = [[_render(writer.with_typos(chunks)) for chunks in group] for group in writer.note(split, n_lines)]
             text_parts: list[str] = []
             ann_lines: list[str] = []
             relation_lines: list[str] = []
             offset = 0
-            for line_text, spans in lines:
-                first = len(ann_lines) + 1  # the T number of the line's first entity
-                for label, start, end, surface in spans:
-                    ann_lines.append(f"T{len(ann_lines) + 1}\t{label} {offset + start} {offset + end}\t{surface}\n")
-                for relation_type, attribute, drug in relations_of_line(spans):
+            for group in groups:
+                first = len(ann_lines) + 1  # the T number of the group's first entity
+                group_spans: list[tuple[str, int, int, str]] = []
+                for line_text, spans in group:
+                    for label, start, end, surface in spans:
+                        ann_lines.append(f"T{len(ann_lines) + 1}\t{label} {offset + start} {offset + end}\t{surface}\n")
+                    group_spans += spans
+                    text_parts.append(line_text + "\n")
+                    offset += len(line_text) + 1
+                for relation_type, attribute, drug in relations_of_group(group_spans):
                     relation_lines.append(f"R{len(relation_lines) + 1}\t{relation_type} "
                                           f"Arg1:T{first + attribute} Arg2:T{first + drug}\n")
-                text_parts.append(line_text + "\n")
-                offset += len(line_text) + 1
             index += 1
             doc_id = f"{_DOC_ID_PREFIX}{split}-{index:05d}"
             (folder / f"{doc_id}.txt").write_bytes("".join(text_parts).encode("utf-8"))
