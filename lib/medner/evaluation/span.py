@@ -423,12 +423,20 @@ def read_prediction_folder(gold: list[Document], pred_dir: str | Path) -> list[D
     return docs
 
 
-def score_folders(gold_dir: str | Path, pred_dir: str | Path, *, labels: Sequence[str] | None = None) -> dict:
-    """:func:`score_documents` on two brat folders (gold: ``.txt`` + ``.ann``; predictions: ``.ann``, ``.txt`` optional)."""
+def read_scored_folders(gold_dir: str | Path, pred_dir: str | Path) -> tuple[list[Document], list[Document]]:
+    """The gold documents of ``gold_dir`` (``.txt`` + ``.ann``) and the predictions of ``pred_dir`` read against them."""
     from medner.corpus.brat import read_brat_folder
 
     gold = read_brat_folder(gold_dir)
     if not gold:
         raise ValueError(f"{gold_dir}: expected gold brat documents (.txt files), found none")
-    pred = read_prediction_folder(gold, pred_dir)
+    return gold, read_prediction_folder(gold, pred_dir)
+
+
+def score_folders(gold_dir: str | Path, pred_dir: str | Path, *, labels: Sequence[str] | None = None) -> dict:
+    """:func:`score_documents` on two brat folders (gold: ``.txt`` + ``.ann``; predictions: ``.ann``, ``.txt`` optional).
+
+    Entities only; :func:`medner.evaluation.relations.evaluate_folders` adds the relations (``medner evaluate``).
+    """
+    gold, pred = read_scored_folders(gold_dir, pred_dir)
     return score_documents(gold, pred, labels=labels)
