@@ -45,6 +45,7 @@ FOLDS ?=
 EPOCHS ?= 20
 THREADS ?=
 DEMO_SIZE ?= 3000
+RELATIONS ?= 1
 ERRORS_N ?= 20
 MEDNER_ROOT ?= $(CURDIR)
 RESULTS ?= $(MEDNER_ROOT)/results
@@ -58,7 +59,7 @@ SLURM_EMBED_ARGS ?=
 SLURM_RUN_CPUS ?= $(RUN_THREADS)
 SLURM_RUN_MEM ?= 4G
 SLURM_RUN_ARGS ?=
-STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS FOLDS EPOCHS THREADS DEMO_SIZE ERRORS_N MEDNER_ROOT RESULTS FIGURES \
+STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS FOLDS EPOCHS THREADS DEMO_SIZE RELATIONS ERRORS_N MEDNER_ROOT RESULTS FIGURES \
 	RUNNER SLURM_ARGS SLURM_EMBED_CPUS SLURM_EMBED_MEM SLURM_EMBED_ARGS SLURM_RUN_CPUS SLURM_RUN_MEM SLURM_RUN_ARGS
 VARIABLE_HELP_CORPUS := corpus name: demo, phee, n2c2-2018, or any name with CORPUS_PATH
 VARIABLE_HELP_CORPUS_PATH := folder of the corpus brat files (phee: ../shared/data/phee when empty)
@@ -70,6 +71,7 @@ VARIABLE_HELP_FOLDS := k-fold cross-validation over every document of the corpus
 VARIABLE_HELP_EPOCHS := maximum training epochs per run (the learning-rate schedule may stop sooner)
 VARIABLE_HELP_THREADS := torch threads per training run; empty: every core under plain make, one per run under make -jN
 VARIABLE_HELP_DEMO_SIZE := sentences of the generated demo corpus
+VARIABLE_HELP_RELATIONS := 1: the relation study (pipeline vs shared encoder, 05-relations) when the corpus has relations; 0: none
 VARIABLE_HELP_ERRORS_N := documents on the static error page of each run
 VARIABLE_HELP_MEDNER_ROOT := folder under which results/, figures/ and embedding artefacts go
 VARIABLE_HELP_RESULTS := run folders and executed notebooks
@@ -167,11 +169,13 @@ LIB_REPORT := $(wildcard $(LIB)/comparison/*.py) $(LIB)/figures.py $(LIB)/tables
 	$(LIB)/study_order.py $(LIB)/error_browser.py
 LIB_BASE := $(LIB)/__init__.py $(LIB)/paths.py $(LIB)/checks.py $(LIB)/files.py $(filter-out $(LIB_CLI),$(wildcard $(LIB)/corpus/*.py))
 LIB_EMBED := $(LIB_BASE) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/embeddings/*.py)) $(LIB)/training.py
-LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT) $(LIB_DISPLAY),$(LIB_ALL)) $(wildcard $(LIB)/model/fused/*.cpp)
+# What only the relation runs compute with: editing it re-runs the relation runs, not the NER runs.
+LIB_RELATION := $(LIB)/relation_runs.py $(LIB)/relation_training.py $(LIB)/model/relations.py $(LIB)/evaluation/relations.py
+LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT) $(LIB_DISPLAY) $(LIB_RELATION),$(LIB_ALL)) $(wildcard $(LIB)/model/fused/*.cpp)
 # The comparison data (medner compare: seed spreads, bootstrap, significance) and the drawing (notebook 03
 # reading comparison.json): editing a figure or a table redraws without computing the statistics again.
 LIB_COMPARE := $(LIB_BASE) $(wildcard $(LIB)/comparison/*.py) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/evaluation/*.py)) \
-	$(LIB)/run_folder.py $(LIB)/study_order.py
+	$(LIB)/run_folder.py $(LIB)/relation_runs.py $(LIB)/study_order.py
 LIB_DRAW := $(LIB_BASE) $(LIB)/figures.py $(LIB)/tables.py $(LIB)/report_folder.py $(LIB)/study_order.py $(wildcard $(LIB)/*.mplstyle)
 LIB_ERRORS := $(LIB_BASE) $(LIB)/run_folder.py $(LIB)/error_browser.py
 
@@ -202,12 +206,30 @@ run_dir = $(run_dir.$1.$2.$3.$4)
 RUN_DIRS := $(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(call run_dir,$e,$s,$f,$i)))))
 RUN_METRICS := $(addsuffix /metrics.json,$(RUN_DIRS))
 ERROR_PAGES := $(addsuffix /errors.html,$(RUN_DIRS))
+# The relation study (RELATIONS=1, a corpus with relations, its own split): embedding x variant x seed, each
+# executed by 05-relations into <results>/<corpus>/relations/<embedding>/<variant>/seed-<n>. Folders from
+# `medner relations folders --make`, as the runs' (relation_dir.*, the pipeline's NER run relation_ner.*, and
+# relation_study := 1 when the corpus has relations).
+RELATION_FOLDERS := $(CORPUS_DIR)/.make/relation-folders.mk
+ifneq ($(STUDY_GOALS),)
+ifeq ($(RELATIONS),1)
+-include $(RELATION_FOLDERS)
+endif
+endif
+$(RELATION_FOLDERS): $(RUNS_CONFIG) $(LIB)/relation_runs.py $(LIB)/relation_commands.py $(LIB)/run_folder.py $(LIB)/corpus/registry.py | $(STAMP)
+	$(BIN)/medner relations folders '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') --results '$(abspath $(RESULTS))' \
+		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --make > $@.$$$$.part && mv -f $@.$$$$.part $@
+RELATION_VARIANTS := pipeline shared
+relation_dir = $(relation_dir.$1.$2.$3)
+RELATION_DIRS := $(if $(and $(filter 1,$(RELATIONS)),$(relation_study)),$(if $(FOLDS),,$(foreach e,$(EMBEDDINGS),$(foreach v,$(RELATION_VARIANTS),$(foreach s,$(SEEDS),$(call relation_dir,$e,$v,$s))))))
+RELATION_METRICS := $(addsuffix /metrics.json,$(RELATION_DIRS))
 # A cross-validation is compared on its own, beside the study on the corpus's own split: figures/<corpus>/folds-<k>/.
 FIGURES_DIR := $(FIGURES)/$(CORPUS)$(if $(FOLDS),/folds-$(FOLDS))
 COMPARISON := $(FIGURES_DIR)/comparison.json
 COMPARE := $(CORPUS_DIR)/03-compare$(if $(FOLDS),-folds-$(FOLDS)).ipynb
 # Every finished run of the corpus of this evaluation (the corpus's own split, or these folds), those the variables
 # above do not name too: the comparison reads them all.
+FINISHED_RELATIONS := $(if $(FOLDS),,$(wildcard $(CORPUS_DIR)/relations/*/*/seed-*/metrics.json))
 FINISHED_METRICS := $(if $(FOLDS),$(wildcard $(CORPUS_DIR)/*/seed-*/fold-*-of-$(FOLDS)/metrics.json $(CORPUS_DIR)/*/seed-*/fold-*-of-$(FOLDS)/frac-*/metrics.json),$(wildcard $(CORPUS_DIR)/*/seed-*/metrics.json $(CORPUS_DIR)/*/seed-*/frac-*/metrics.json))
 COMPARISON_ARGS = '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') $(if $(LABEL_MAP_ABS),--label-map '$(LABEL_MAP_ABS)') \
 	$(if $(filter demo,$(CORPUS)),--demo-size $(DEMO_SIZE)) --stats '$(abspath $(STATS))' --results '$(abspath $(RESULTS))' \
@@ -226,9 +248,9 @@ $(COMPARE): .FORCE
 endif
 .PHONY: .FORCE
 # What the steps build: kept by make on errors and interrupts; the step's lock holder removes what a failed step wrote.
-.PRECIOUS: $(STATS) $(EMBEDDING_REPORTS) $(RUN_METRICS) $(ERROR_PAGES) $(COMPARISON) $(COMPARE)
+.PRECIOUS: $(STATS) $(EMBEDDING_REPORTS) $(RUN_METRICS) $(RELATION_METRICS) $(ERROR_PAGES) $(COMPARISON) $(COMPARE)
 
-all: $(STAMP) corpus embeddings runs errors compare ## Run the whole study: corpus report, embeddings, runs, error pages, comparison
+all: $(STAMP) corpus embeddings runs relations errors compare ## Run the whole study: corpus report, embeddings, runs, relation runs, error pages, comparison
 
 corpus: $(STAMP) $(STATS) ## Corpus statistics, label distribution and overlap drops (results/<corpus>/00-corpus.ipynb)
 
@@ -259,6 +281,17 @@ endef
 # A run's rules exist once its folder is known (the included run-folders.mk is read).
 $(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(if $(call run_dir,$e,$s,$f,$i),$(eval $(call run_rule,$e,$s,$f,$i)))))))
 
+relations: $(STAMP) $(RELATION_METRICS) ## Train every relation run (embedding x pipeline/shared x seed) when the corpus has relations (RELATIONS=0: none)
+
+# $1 embedding, $2 variant, $3 seed: one relation run, executed by 05-relations. The pipeline builds on the NER run
+# of the same embedding and seed (trained by its own rule when the study has it, by the notebook otherwise).
+define relation_rule
+$(call relation_dir,$1,$2,$3)/metrics.json: $(NB)/05-relations.ipynb $(LIB_RUN) $(LIB_RELATION) $(CORPUS_DIR)/embeddings/$1.json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) $(if $(filter pipeline,$2),$(addsuffix /metrics.json,$(filter $(relation_ner.$1.$3),$(RUN_DIRS)))) | $(STAMP)
+	$$(call execute,$$<,$(call relation_dir,$1,$2,$3)/05-relations.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -r variant $2 -p seed $3 -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines,RUN)
+	@test -f $$@ || { echo "$$@ was not written by 05-relations" >&2; exit 1; }
+endef
+$(foreach e,$(EMBEDDINGS),$(foreach v,$(RELATION_VARIANTS),$(foreach s,$(SEEDS),$(if $(filter $(call relation_dir,$e,$v,$s),$(RELATION_DIRS)),$(eval $(call relation_rule,$e,$v,$s))))))
+
 errors: $(STAMP) $(ERROR_PAGES) ## Static HTML page of the worst documents in every run folder (errors.html)
 
 compare: $(STAMP) $(COMPARE) ## Tables and figures over every run of the corpus (figures/<corpus>[/folds-<k>]/), drawn from comparison.json
@@ -269,7 +302,7 @@ comparison: $(STAMP) $(COMPARISON) ## Only the comparison data: every run of the
 # The data: computed again when a run, the comparison code or what the corpus statistics are made of
 # change, never for a figure. The statistics file itself is order-only: 00-corpus rewrites it, with the
 # same counts, whenever the label distribution figure is redrawn (notebook 03 compares the counts).
-$(COMPARISON): $(sort $(RUN_METRICS) $(FINISHED_METRICS)) $(LIB_COMPARE) $(NB)/00-corpus.ipynb $(CORPUS_CONFIG) $(CORPUS_FILES) | $(STAMP) $(STATS)
+$(COMPARISON): $(sort $(RUN_METRICS) $(FINISHED_METRICS) $(RELATION_METRICS) $(FINISHED_RELATIONS)) $(LIB_COMPARE) $(NB)/00-corpus.ipynb $(CORPUS_CONFIG) $(CORPUS_FILES) | $(STAMP) $(STATS)
 	$(call locked,$@) $(BIN)/medner compare $(COMPARISON_ARGS) --out '$(abspath $@)' --progress none
 
 # The pictures: 03-compare draws every table and figure from comparison.json.

@@ -74,8 +74,14 @@ def test_make_all_writes_every_step_output(tiny_study) -> None:
         run = corpus / embedding / "seed-1"
         for name in ("metrics.json", "history.csv", "02-train.ipynb", "errors.html", "04-errors.ipynb"):
             assert (run / name).is_file(), f"{run / name} missing"
+        for variant in ("pipeline", "shared"):
+            relation_run = corpus / "relations" / embedding / variant / "seed-1"
+            for name in ("metrics.json", "history.csv", "05-relations.ipynb", "predictions/end-to-end", "predictions/gold-entities"):
+                assert (relation_run / name).exists(), f"{relation_run / name} missing"
     assert (corpus / "03-compare.ipynb").is_file()
     figures = root / "figures" / "demo"
+    for name in ("relation-results.md", "09-relation-per-type.pdf", "10-relation-sharing.png"):
+        assert (figures / name).is_file(), f"{name} missing"
     listed = (figures / "files.txt").read_text(encoding="utf-8").split()
     assert any(p.endswith(".pdf") for p in listed) and any(p.endswith(".png") for p in listed)
     assert all(Path(p).is_file() for p in listed)
@@ -89,7 +95,8 @@ def test_the_batch_log_has_one_line_per_epoch_and_no_carriage_returns(tiny_study
     root, _ = tiny_study
     log = (root / "make.log").read_text(encoding="utf-8")
     assert "\r" not in log
-    assert len(re.findall(r"^epoch +\d+ ", log, flags=re.M)) == 4, log[-3000:]  # 2 runs x 2 epochs, a line each
+    # 2 NER runs and 4 relation runs (2 embeddings x pipeline, shared) x 2 epochs, a line each; the pipeline reads its NER run
+    assert len(re.findall(r"^epoch +\d+ ", log, flags=re.M)) == 12, log[-3000:]
     for embedding in ("glove", "bert"):
         assert f"{embedding} test:" in log  # the embedding step's line per split
 

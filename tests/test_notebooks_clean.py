@@ -10,7 +10,7 @@ import papermill
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-EXPECTED = ["00-corpus.ipynb", "01-embeddings.ipynb", "02-train.ipynb", "03-compare.ipynb", "04-errors.ipynb"]
+EXPECTED = ["00-corpus.ipynb", "01-embeddings.ipynb", "02-train.ipynb", "03-compare.ipynb", "04-errors.ipynb", "05-relations.ipynb"]
 
 
 def test_the_study_notebooks_are_all_there() -> None:

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "medner.corpus.commands",
     "medner.embeddings.commands",
     "medner.run_commands",
+    "medner.relation_commands",
     "medner.evaluation.commands",
     "medner.comparison.commands",
     "medner.bench.commands",

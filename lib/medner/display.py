@@ -28,6 +28,25 @@ def score_rows(scores: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def relation_rows(metrics: Mapping[str, Any], split: str = "test") -> list[dict[str, Any]]:
+    """Rows of a relation run's scores: micro, macro, then every type; F1 strict and lenient with gold entities
+    and end to end, and the gold support."""
+    settings = {"gold entities": metrics["relations"]["gold_entities"][split],
+                "end to end": metrics["relations"]["end_to_end"][split]}
+    types = list(settings["gold entities"]["strict"]["per_type"])
+    rows = []
+    for name in ["micro", "macro", *types]:
+        row: dict[str, Any] = {"": name}
+        for setting, scores in settings.items():
+            for mode in ("strict", "lenient"):
+                block = scores[mode].get(name) if name in ("micro", "macro") else scores[mode]["per_type"].get(name)
+                row[f"{setting} {mode} F1"] = (block or {}).get("f1")
+        if name not in ("micro", "macro"):
+            row["support"] = settings["gold entities"]["strict"]["per_type"][name].get("support")
+        rows.append(row)
+    return rows
+
+
 def tagging_drop_rows(stats: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per split and label: gold entities, kept, and dropped per reason, from :func:`corpus_statistics` output.
 

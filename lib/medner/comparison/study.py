@@ -17,6 +17,7 @@ from typing import Any
 
 from medner import files, locks
 from medner.comparison.measurements import confusion_matrices, cost, has_confusion, training_curves
+from medner.comparison.relations import relation_section
 from medner.comparison.resampling import confidence_intervals, paired_seeds, significance
 from medner.comparison.selection import (Run, finished_runs, full_data_runs, load_runs, main_fraction, run_records,
                                          study_labels)
@@ -66,6 +67,14 @@ SECTIONS: dict[str, str] = {
             "f1 (strict micro), embedding_training_seconds (in-domain training of the vectors or LMs)}], vector_seconds "
             "(computing the vectors, from a run that filled the cache), vector_seconds_measured (false: every run hit it)}",
     "label_counts": "{split: {label: gold entities}} from the corpus statistics (empty: none given)",
+    "relations": "the relation study (pipeline vs shared encoder; medner.comparison.relations), or null without relation "
+                 "runs or in a cross-validation: {embeddings, types, runs [{embedding, variant, seed, folder, relation "
+                 "{gold_entities|end_to_end: {strict|lenient: {micro, macro}}}, per_type {setting: {type: strict F1}}, "
+                 "support, ner_f1, cost {trainable_parameters, training_seconds, peak_rss_mb}, types}], summary "
+                 "[{embedding, variant, n_seeds, relation {setting: {mode: {micro|macro: spread}}}, ner_f1 spread, cost "
+                 "{key: spread}}], per_type {types, support, scores {type: {setting: {embedding: {variant: spread}}}}}, "
+                 "significance [{embedding, setting, a: pipeline, b: shared, mode, n_shuffles, overall: difference}], "
+                 "ci {embedding: {variant: {setting: {seed, estimate, low, high, n_boot, alpha}}}}}",
     "runs": "every finished run: {embedding, seed, fraction, fold (null; or 1..k and 'pooled' in a cross-validation), "
             "folder (relative to the results root), scores {label|micro|macro: {strict|lenient: {precision, recall, f1, "
             "tp, fp, fn, support}}}}; the averages' counts are micro totals; summary.csv is this, flattened",
@@ -113,6 +122,8 @@ def compute_comparison(
     if any(row["papers"] is None for row in main):
         missing["main.papers"] = "some runs have no semeval or token_bio scores (written by an older medner)"
     pairs = _significance(runs, gold, missing, n_shuffles=n_shuffles, alpha=alpha, seed=seed, progress=progress)
+    relations = None if folds else relation_section(results_root, corpus, gold_test_docs, n_boot=n_boot,
+                                                    n_shuffles=n_shuffles, alpha=alpha, seed=seed)
     if label_counts is None:
         missing["label_counts"] = "no corpus statistics given"
     counts = label_counts_by_split(label_counts) if label_counts is not None else {}
@@ -135,6 +146,7 @@ def compute_comparison(
         "confusion": _confusion(runs, missing),
         "cost": cost(runs),
         "label_counts": counts,
+        "relations": relations,
         "runs": run_records(runs, results_root),
     }
 
