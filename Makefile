@@ -46,6 +46,8 @@ EPOCHS ?= 20
 THREADS ?=
 DEMO_SIZE ?= 3000
 RELATIONS ?= 1
+# One seed by default: the relation runs double the study's training, and the demo's make all stays within 20 minutes.
+RELATION_SEEDS ?= $(firstword $(SEEDS))
 ERRORS_N ?= 20
 MEDNER_ROOT ?= $(CURDIR)
 RESULTS ?= $(MEDNER_ROOT)/results
@@ -59,7 +61,7 @@ SLURM_EMBED_ARGS ?=
 SLURM_RUN_CPUS ?= $(RUN_THREADS)
 SLURM_RUN_MEM ?= 4G
 SLURM_RUN_ARGS ?=
-STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS FOLDS EPOCHS THREADS DEMO_SIZE RELATIONS ERRORS_N MEDNER_ROOT RESULTS FIGURES \
+STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS FOLDS EPOCHS THREADS DEMO_SIZE RELATIONS RELATION_SEEDS ERRORS_N MEDNER_ROOT RESULTS FIGURES \
 	RUNNER SLURM_ARGS SLURM_EMBED_CPUS SLURM_EMBED_MEM SLURM_EMBED_ARGS SLURM_RUN_CPUS SLURM_RUN_MEM SLURM_RUN_ARGS
 VARIABLE_HELP_CORPUS := corpus name: demo, phee, n2c2-2018, or any name with CORPUS_PATH
 VARIABLE_HELP_CORPUS_PATH := folder of the corpus brat files (phee: ../shared/data/phee when empty)
@@ -71,6 +73,7 @@ VARIABLE_HELP_FOLDS := k-fold cross-validation over every document of the corpus
 VARIABLE_HELP_EPOCHS := maximum training epochs per run (the learning-rate schedule may stop sooner)
 VARIABLE_HELP_THREADS := torch threads per training run; empty: every core under plain make, one per run under make -jN
 VARIABLE_HELP_DEMO_SIZE := sentences of the generated demo corpus
+VARIABLE_HELP_RELATION_SEEDS := seeds of the relation runs (every embedding x pipeline/shared); the first of SEEDS by default
 VARIABLE_HELP_RELATIONS := 1: the relation study (pipeline vs shared encoder, 05-relations) when the corpus has relations; 0: none
 VARIABLE_HELP_ERRORS_N := documents on the static error page of each run
 VARIABLE_HELP_MEDNER_ROOT := folder under which results/, figures/ and embedding artefacts go
@@ -190,7 +193,7 @@ EMBEDDING_REPORTS := $(foreach e,$(EMBEDDINGS),$(foreach i,$(FOLD_IDS),$(CORPUS_
 # through `medner runs folders --make`), written to an included file that make remakes, and then
 # restarts, whenever the study's runs or the layout code change.
 RUNS_CONFIG := $(CORPUS_DIR)/.make/runs.txt
-RUNS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) results=$(abspath $(RESULTS)) embeddings=$(EMBEDDINGS) seeds=$(SEEDS) fractions=$(FRACTIONS) folds=$(FOLDS)
+RUNS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) results=$(abspath $(RESULTS)) embeddings=$(EMBEDDINGS) seeds=$(SEEDS) fractions=$(FRACTIONS) folds=$(FOLDS) relation_seeds=$(RELATION_SEEDS)
 RUN_FOLDERS := $(CORPUS_DIR)/.make/run-folders.mk
 ifneq ($(STUDY_GOALS),)
 ifneq ($(RUNS_CONFIG_TEXT),$(file <$(RUNS_CONFIG)))
@@ -218,10 +221,10 @@ endif
 endif
 $(RELATION_FOLDERS): $(RUNS_CONFIG) $(LIB)/relation_runs.py $(LIB)/relation_commands.py $(LIB)/run_folder.py $(LIB)/corpus/registry.py | $(STAMP)
 	$(BIN)/medner relations folders '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') --results '$(abspath $(RESULTS))' \
-		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --make > $@.$$$$.part && mv -f $@.$$$$.part $@
+		--embeddings $(EMBEDDINGS) --seeds $(RELATION_SEEDS) --make > $@.$$$$.part && mv -f $@.$$$$.part $@
 RELATION_VARIANTS := pipeline shared
 relation_dir = $(relation_dir.$1.$2.$3)
-RELATION_DIRS := $(if $(and $(filter 1,$(RELATIONS)),$(relation_study)),$(if $(FOLDS),,$(foreach e,$(EMBEDDINGS),$(foreach v,$(RELATION_VARIANTS),$(foreach s,$(SEEDS),$(call relation_dir,$e,$v,$s))))))
+RELATION_DIRS := $(if $(and $(filter 1,$(RELATIONS)),$(relation_study)),$(if $(FOLDS),,$(foreach e,$(EMBEDDINGS),$(foreach v,$(RELATION_VARIANTS),$(foreach s,$(RELATION_SEEDS),$(call relation_dir,$e,$v,$s))))))
 RELATION_METRICS := $(addsuffix /metrics.json,$(RELATION_DIRS))
 # A cross-validation is compared on its own, beside the study on the corpus's own split: figures/<corpus>/folds-<k>/.
 FIGURES_DIR := $(FIGURES)/$(CORPUS)$(if $(FOLDS),/folds-$(FOLDS))
@@ -290,7 +293,7 @@ $(call relation_dir,$1,$2,$3)/metrics.json: $(NB)/05-relations.ipynb $(LIB_RUN) 
 	$$(call execute,$$<,$(call relation_dir,$1,$2,$3)/05-relations.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -r variant $2 -p seed $3 -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines,RUN)
 	@test -f $$@ || { echo "$$@ was not written by 05-relations" >&2; exit 1; }
 endef
-$(foreach e,$(EMBEDDINGS),$(foreach v,$(RELATION_VARIANTS),$(foreach s,$(SEEDS),$(if $(filter $(call relation_dir,$e,$v,$s),$(RELATION_DIRS)),$(eval $(call relation_rule,$e,$v,$s))))))
+$(foreach e,$(EMBEDDINGS),$(foreach v,$(RELATION_VARIANTS),$(foreach s,$(RELATION_SEEDS),$(if $(filter $(call relation_dir,$e,$v,$s),$(RELATION_DIRS)),$(eval $(call relation_rule,$e,$v,$s))))))
 
 errors: $(STAMP) $(ERROR_PAGES) ## Static HTML page of the worst documents in every run folder (errors.html)
 
