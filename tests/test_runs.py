@@ -321,3 +321,69 @@ def test_cross_validated_runs_test_every_document_once_and_the_comparison_pools_
     shutil.rmtree(results / "demo" / "tinyvec" / "seed-4" / "fold-2-of-3")
     with pytest.raises(ValueError, match="folds 2 of 3 have no finished run"):
         load_runs(results, "demo", folds=3)
+
+
+@pytest.fixture
+def tiny_bert_spec(tmp_path):
+    """A bert-family spec over a tiny random BERT whose vocabulary holds some demo words."""
+    from resources.tiny_bert import tiny_bert_folder
+
+    words = ["mg", "po", "bid", "daily", "tablet", "for", "of", "the", "iv", "prn", "and", "patient", "pain"]
+    folder = tiny_bert_folder(tmp_path / "tiny-bert", words, layers=2)
+    spec = tmp_path / "tinybert.yaml"
+    spec.write_text(f"family: bert\nsource: {folder}\noptions:\n  layers: last\n  pooling: mean\n")
+    return spec
+
+
+@pytest.mark.parametrize("kind", ["finetune", "finetune-crf", "scratch-crf"])
+def test_a_reference_run_goes_through_the_same_stages_into_its_own_folder(medner_root, tiny_bert_spec, kind):
+    results = medner_root / "results"
+    embedding = "none" if kind == "scratch-crf" else str(tiny_bert_spec)
+    metrics = execute_run("demo", embedding, 2, demo_size=120, results_root=results, max_epochs=2, progress="none",
+                          kind=kind, training={"learning_rate": 1e-3})
+    name = "scratch-crf" if kind == "scratch-crf" else f"{kind}-tinybert"
+    folder = results / "demo" / name / "seed-2"
+    assert RunFolder.of(results, "demo", embedding, 2, kind=kind).path == folder
+    validate_metrics(metrics)
+    assert metrics["run"]["kind"] == kind and metrics["run"]["embedding"] == ("none" if kind == "scratch-crf" else "tinybert")
+    assert metrics["config"]["training"]["learning_rate"] == 1e-3 and metrics["config"]["training"]["batch_size"] == 16
+    assert metrics["cost"]["epochs"] == 2 and len(RunFolder(folder).read_history()) == 2
+    assert metrics["config"]["model"]["use_crf"] == (kind != "finetune")
+    checkpoint = RunFolder(folder).load_checkpoint()
+    # every floating-point tensor of the checkpoint is a trained weight (BERT's position ids are integers)
+    assert metrics["cost"]["trainable_parameters"] == sum(t.numel() for t in checkpoint["state_dict"].values()
+                                                            if t.is_floating_point())
+    assert checkpoint["kind"] == kind and ("vocabulary" in checkpoint) == (kind == "scratch-crf")
+    assert not (medner_root / "embeddings" / "cache").exists()  # a reference run reads no vector cache
+    assert metrics["cost"]["embedding_cache_hit"] is False and metrics["cost"]["embedding_seconds"] == 0.0
+    from medner.corpus.registry import load_corpus
+    from medner.evaluation.span import score_folders
+
+    gold_dir = load_corpus("demo", demo_size=120).source + "/test"
+    rescored = score_folders(gold_dir, folder / "predictions" / "brat", labels=metrics["corpus"]["labels"])
+    assert rescored["strict"]["micro"] == metrics["scores"]["test"]["strict"]["micro"]
+    again = execute_run("demo", embedding, 2, demo_size=120, results_root=results, max_epochs=2, progress="none",
+                        kind=kind, training={"learning_rate": 1e-3}, force=True)
+    assert again["scores"] == metrics["scores"]  # the seed makes it reproducible
+
+
+def test_reference_settings_are_checked():
+    with pytest.raises(ValueError, match="run kind: expected bilstm-crf or one of finetune"):
+        RunSettings("demo", "bert", 1, kind="fine-tune")
+    with pytest.raises(ValueError, match="only a reference run takes a schedule"):
+        RunSettings("demo", "bert", 1, training={"learning_rate": 1.0})
+    assert RunSettings("demo", "bert", 1, kind="scratch-crf").embedding == "none"
+
+
+def test_the_makefile_gets_the_reference_folders_from_the_library(tmp_path, capsys):
+    from medner.cli import main
+
+    assert main(["runs", "folders", "demo", "--results", str(tmp_path), "--embeddings", "glove", "--seeds", "1",
+                 "--references", "finetune-crf", "scratch-crf", "--make"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"run_dir.glove.1.1.0.0 := {tmp_path}/demo/glove/seed-1",
+        f"run_dir.finetune-crf-bert.1.1.0.0 := {tmp_path}/demo/finetune-crf-bert/seed-1",
+        f"run_dir.scratch-crf.1.1.0.0 := {tmp_path}/demo/scratch-crf/seed-1",
+        "reference_systems := finetune-crf-bert scratch-crf",
+        "reference_kind.finetune-crf-bert := finetune-crf", "reference_embedding.finetune-crf-bert := bert",
+        "reference_kind.scratch-crf := scratch-crf", "reference_embedding.scratch-crf := none"]

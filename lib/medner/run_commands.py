@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from medner.study_order import FROZEN_KIND, KINDS_WITHOUT_EMBEDDING, REFERENCE_KINDS
+
 
 def _train(args: argparse.Namespace) -> int:
     from medner.runs import execute_run
@@ -15,10 +17,14 @@ def _train(args: argparse.Namespace) -> int:
     epochs = DEFAULT_MAX_EPOCHS if args.epochs is None else args.epochs
     if epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.embedding is None and args.kind not in KINDS_WITHOUT_EMBEDDING:
+        raise ValueError(f"embedding: expected an embedding spec name for kind {args.kind}; only "
+                         f"{', '.join(KINDS_WITHOUT_EMBEDDING)} reads none")
     metrics = execute_run(
         args.corpus,
-        args.embedding,
+        args.embedding or "none",
         args.seed,
+        kind=args.kind,
         fraction=args.fraction,
         folds=args.folds,
         fold=args.fold,
@@ -56,10 +62,13 @@ def _folders(args: argparse.Namespace) -> int:
     from medner.run_folder import make_variables, study_folders
 
     corpus = corpus_name(args.corpus, args.path)
+    references = {"references": args.references, "reference_embeddings": args.reference_embeddings}
     if args.make:
-        print(make_variables(args.results, corpus, args.embeddings, args.seeds, args.fractions, args.folds), end="")
+        print(make_variables(args.results, corpus, args.embeddings, args.seeds, args.fractions, args.folds, **references),
+              end="")
         return 0
-    for _, folder in study_folders(args.results, corpus, args.embeddings, args.seeds, args.fractions, args.folds):
+    for _, folder in study_folders(args.results, corpus, args.embeddings, args.seeds, args.fractions, args.folds,
+                                   **references):
         print(folder.path)
     return 0
 
@@ -73,7 +82,13 @@ def register(subparsers) -> None:
         "(metrics.json last). A finished run is not trained again unless --force.",
     )
     train.add_argument("corpus", help="demo, n2c2-2018, phee, or a name used with --path")
-    train.add_argument("embedding", help="embedding spec name in embeddings/ (glove, flair, bert, ...) or a spec .yaml path")
+    train.add_argument("embedding", nargs="?", default=None,
+                       help="embedding spec name in embeddings/ (glove, flair, bert, ...) or a spec .yaml path; "
+                       "the finetune kinds fine-tune it (a bert-family spec); none for scratch-crf")
+    train.add_argument("--kind", choices=(FROZEN_KIND, *REFERENCE_KINDS), default=FROZEN_KIND,
+                       help="what to train: the study's BiLSTM-CRF on frozen vectors (bilstm-crf, the default), or a "
+                       "reference system: finetune / finetune-crf (the encoder fine-tuned, softmax or CRF head), "
+                       "scratch-crf (a Transformer-CRF from scratch); folder results/<corpus>/<kind>-<embedding>/")
     train.add_argument("--seed", type=int, required=True, help="run seed (weights, batch order, dropout, training subset)")
     train.add_argument("--fraction", type=float, default=1.0, help="share of training documents, in (0, 1] (default 1)")
     train.add_argument("--folds", type=int, default=None,
@@ -120,6 +135,10 @@ def register(subparsers) -> None:
     folders.add_argument("--seeds", nargs="+", required=True, help="seeds")
     folders.add_argument("--fractions", nargs="+", default=["1.0"], help="training fractions (default 1.0)")
     folders.add_argument("--folds", type=int, default=None, help="k of a k-fold cross-validation (default: none)")
+    folders.add_argument("--references", nargs="*", default=[], choices=REFERENCE_KINDS,
+                         help="reference systems to add for every seed (medner.reference): " + ", ".join(REFERENCE_KINDS))
+    folders.add_argument("--reference-embeddings", nargs="*", default=["bert"],
+                         help="BERT-family specs the finetune kinds fine-tune (default bert)")
     folders.add_argument("--make", action="store_true",
                          help="print make assignments run_dir.<embedding>.<seed>.<fraction>.<fold> := <folder>")
     folders.set_defaults(func=_folders)

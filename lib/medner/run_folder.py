@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from medner import files, paths
+from medner.study_order import FROZEN_KIND, KINDS_WITHOUT_EMBEDDING, system_name
 
 #: Bumped whenever a key of metrics.json changes meaning or moves.
 #: 2: the implementation and the matrix-product precision are training settings
@@ -51,7 +52,10 @@ METRICS_SCHEMA: dict[str, Any] = {
     "schema_version": (int, "version of this schema (SCHEMA_VERSION)"),
     "run": {
         "corpus": (str, "corpus name as the registry gives it"),
-        "embedding": (str, "embedding spec name"),
+        "embedding": (str, "embedding spec name (none: a reference system that reads no embedding)"),
+        "kind": (str, "what the run trains: bilstm-crf (the study's BiLSTM-CRF on frozen vectors), or a reference "
+                      "system: finetune, finetune-crf (the encoder fine-tuned, softmax or CRF head), scratch-crf "
+                      "(a Transformer-CRF from scratch); runs written before it have none: bilstm-crf"),
         "seed": (int, "run seed: weight initialisation, batch order, dropout, training subset"),
         "fraction": (float, "share of training documents used, in (0, 1]"),
         "fold": ((int, type(None)), "fold of a k-fold cross-validation (1..folds), or null: the corpus's own split"),
@@ -91,13 +95,14 @@ METRICS_SCHEMA: dict[str, Any] = {
     },
     "cost": {
         "embedding_seconds": (float, "seconds to read (hit) or compute (miss) the vectors of train+dev+test"),
-        "embedding_cache_hit": (bool, "all three splits were read from the cache"),
+        "embedding_cache_hit": (bool, "all three splits were read from the cache (false for a reference run: it reads "
+                                      "no cache)"),
         "embedder_build_seconds": (float, "seconds to build the embedder (loading models, in-domain training or reuse)"),
         "training_seconds": (float, "seconds in the epoch loop, dev evaluation included"),
         "epochs": (int, "epochs run"),
         "seconds_per_epoch": (float, "training_seconds / epochs"),
         "tokens_per_second": (float, "training tokens processed per second of pure training (no dev evaluation)"),
-        "trainable_parameters": (int, "weights the tagger trains"),
+        "trainable_parameters": (int, "weights the tagger trains (a fine-tuned encoder's included)"),
         "peak_rss_mb": (float, "peak resident memory of the process at the end of the run, MiB"),
         "total_seconds": (float, "wall time of the whole run"),
     },
@@ -176,9 +181,13 @@ class RunFolder:
 
     @classmethod
     def of(cls, results_root: str | Path | None, corpus: str, embedding: str | Path, seed: int,
-           fraction: float = 1.0, *, fold: int | None = None, folds: int | None = None) -> RunFolder:
-        """The folder of a run: ``<results_root>/<corpus>/<embedding name>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]``.
+           fraction: float = 1.0, *, fold: int | None = None, folds: int | None = None,
+           kind: str = FROZEN_KIND) -> RunFolder:
+        """The folder of a run: ``<results_root>/<corpus>/<system>/seed-<n>[/fold-<i>-of-<k>][/frac-<f>]``.
 
+        ``<system>`` is the embedding's name for the study's BiLSTM-CRF, and for a reference ``kind``
+        ``<kind>-<embedding name>`` (``finetune-bert``) or the kind alone (``scratch-crf``, which reads no embedding;
+        :func:`medner.study_order.system_name`).
         ``embedding`` is a spec name or the path of a spec file (the folder carries the spec's name);
         an empty ``results_root`` is :func:`medner.paths.results_dir`. A corpus or embedding name that is
         not one plain folder name (``../x``, ``a/b``, an absolute path) is a ValueError: no run is written
@@ -190,7 +199,8 @@ class RunFolder:
             raise ValueError(f"seed: expected an integer >= 0; given {seed!r}")
         check_folds(folds, fold)
         root = Path(results_root) if results_root not in (None, "") else paths.results_dir()
-        parts = paths.path_part(corpus, "corpus name"), paths.path_part(embedding_name(embedding), "embedding name")
+        name = embedding if kind in KINDS_WITHOUT_EMBEDDING else embedding_name(embedding)
+        parts = paths.path_part(corpus, "corpus name"), paths.path_part(system_name(kind, str(name)), "embedding name")
         folder = root.joinpath(*parts, f"seed-{int(seed)}")
         if fold is not None:
             folder = folder / f"fold-{fold}-of-{folds}"
@@ -374,29 +384,51 @@ def find_runs(results_root: str | Path | None, corpus: str) -> list[RunFolder]:
 
 
 def study_folders(results_root: str | Path | None, corpus: str, embeddings: Sequence[str], seeds: Sequence[str],
-                  fractions: Sequence[str], folds: int | None = None) -> list[tuple[str, RunFolder]]:
-    """The folder of every run of a study, each with its key ``<embedding>.<seed>.<fraction>.<fold>``.
+                  fractions: Sequence[str], folds: int | None = None, *, references: Sequence[str] = (),
+                  reference_embeddings: Sequence[str] = ()) -> list[tuple[str, RunFolder]]:
+    """The folder of every run of a study, each with its key ``<system>.<seed>.<fraction>.<fold>``.
 
-    Seeds and fractions are keyed as they are written (``0.50`` stays ``0.50`` in the key, while its
-    folder is ``frac-0.5``): the Makefile looks its targets up by the words of its own variables. The
-    fold is 1 to ``folds`` in a k-fold cross-validation, 0 without one.
+    The systems are the ``embeddings`` (the study's BiLSTM-CRF), then each reference kind of ``references``
+    with each of ``reference_embeddings`` (once for a kind that reads no embedding), named by
+    :func:`medner.study_order.system_name`. Seeds and fractions are keyed as they are written (``0.50`` stays
+    ``0.50`` in the key, while its folder is ``frac-0.5``): the Makefile looks its targets up by the words of its
+    own variables. The fold is 1 to ``folds`` in a k-fold cross-validation, 0 without one.
     """
     fold_ids = range(1, folds + 1) if folds else [None]
-    return [(f"{embedding}.{seed}.{fraction}.{fold or 0}",
+    return [(f"{name}.{seed}.{fraction}.{fold or 0}",
              RunFolder.of(results_root, corpus, embedding, _number(seed, int, "seed"), _number(fraction, float, "fraction"),
-                          fold=fold, folds=folds))
-            for embedding in embeddings for seed in seeds for fraction in fractions for fold in fold_ids]
+                          fold=fold, folds=folds, kind=kind))
+            for name, kind, embedding in study_systems(embeddings, references, reference_embeddings)
+            for seed in seeds for fraction in fractions for fold in fold_ids]
+
+
+def study_systems(embeddings: Sequence[str], references: Sequence[str] = (),
+                  reference_embeddings: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+    """``(system name, kind, embedding)`` of every system a study trains: its embeddings, then its references."""
+    systems = [(str(e), FROZEN_KIND, str(e)) for e in embeddings]
+    for kind in references:
+        for embedding in (["none"] if kind in KINDS_WITHOUT_EMBEDDING else reference_embeddings):
+            systems.append((system_name(kind, str(embedding)), kind, str(embedding)))
+    return list(dict.fromkeys(systems))
 
 
 def make_variables(results_root: str | Path | None, corpus: str, embeddings: Sequence[str], seeds: Sequence[str],
-                   fractions: Sequence[str], folds: int | None = None) -> str:
-    """Make assignments ``run_dir.<embedding>.<seed>.<fraction>.<fold> := <folder>`` for :func:`study_folders`.
+                   fractions: Sequence[str], folds: int | None = None, *, references: Sequence[str] = (),
+                   reference_embeddings: Sequence[str] = ()) -> str:
+    """Make assignments ``run_dir.<system>.<seed>.<fraction>.<fold> := <folder>`` for :func:`study_folders`, and
+    ``reference_systems := ...`` with each one's ``reference_kind.<system>`` and ``reference_embedding.<system>``.
 
     The Makefile includes them (``medner runs folders --make``), so its targets are the folders this
     module lays out, not a second copy of the rule.
     """
-    return "".join(f"run_dir.{key} := {folder.path}\n" for key, folder in
-                   study_folders(results_root, corpus, embeddings, seeds, fractions, folds))
+    text = "".join(f"run_dir.{key} := {folder.path}\n" for key, folder in
+                   study_folders(results_root, corpus, embeddings, seeds, fractions, folds, references=references,
+                                 reference_embeddings=reference_embeddings))
+    systems = study_systems((), references, reference_embeddings)
+    if systems:
+        text += f"reference_systems := {' '.join(name for name, _, _ in systems)}\n"
+    return text + "".join(f"reference_kind.{name} := {kind}\nreference_embedding.{name} := {embedding}\n"
+                          for name, kind, embedding in systems)
 
 
 def _number(text: str | float, kind: type, name: str):

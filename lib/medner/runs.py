@@ -2,7 +2,10 @@
 
 A run is one corpus x one embedding x one seed (x one training fraction) (x one fold of a
 k-fold cross-validation, :mod:`medner.corpus.folds`), described by
-:class:`RunSettings` and written to its :class:`~medner.run_folder.RunFolder`:
+:class:`RunSettings` and written to its :class:`~medner.run_folder.RunFolder`. Its ``kind`` says what it
+trains: the study's BiLSTM-CRF on frozen vectors (``bilstm-crf``, the default), or a reference system of the
+papers (:mod:`medner.reference`: ``finetune``, ``finetune-crf``, ``scratch-crf``), which trains end to end on
+the run's words and reads no vector cache; both go through the same five stages, folder, scorer and metrics:
 
 1. :func:`prepare_inputs`: the corpus and its splits, the training subset of a fraction,
    BIO tags (with what the tagging dropped), and the token vectors from the embedding cache;
@@ -48,6 +51,7 @@ from medner import __version__, locks
 from medner.corpus.folds import check_folds
 from medner.model.compute import check_compute
 from medner.run_folder import SCHEMA_VERSION, RunFolder
+from medner.study_order import FROZEN_KIND, KINDS_WITHOUT_EMBEDDING, REFERENCE_KINDS, system_name
 
 #: Epochs of a run unless told otherwise (flair's schedule may stop sooner). At 10 the demo-corpus
 #: runs were still improving on dev; at 20 a demo run takes under two minutes on a 2-core CPU.
@@ -77,7 +81,9 @@ class RunSettings:
     implementation: str = "fused"  # how the tagger computes: fused or nn.LSTM (medner.model.compute)
     precision: str = "float32"  # the LSTM's matrix products: float32 or bfloat16
     tag_scheme: str = "BIO"  # BIO or BIOES
-    model: dict[str, Any] = field(default_factory=dict)  # BiLSTMCRFTagger keyword arguments (hidden_size, ...)
+    model: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the kind's model (hidden_size, ...)
+    kind: str = FROZEN_KIND  # bilstm-crf (the study), or a reference system: finetune, finetune-crf, scratch-crf
+    training: dict[str, Any] = field(default_factory=dict)  # a reference run's schedule (ReferenceTrainingConfig values)
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
@@ -91,6 +97,12 @@ class RunSettings:
         check_compute(self.implementation, self.precision)
         check_folds(self.folds, self.fold)
         tag_dictionary([], self.tag_scheme)  # refuses an unknown scheme
+        system_name(self.kind, "-")  # refuses an unknown kind
+        if self.kind == FROZEN_KIND and self.training:
+            raise ValueError(f"training: only a reference run takes a schedule ({', '.join(REFERENCE_KINDS)}); "
+                             f"given kind {self.kind!r} with {sorted(self.training)}")
+        if self.kind in KINDS_WITHOUT_EMBEDDING:
+            object.__setattr__(self, "embedding", "none")  # it reads no embedding: recorded as none
 
     def folder(self) -> RunFolder:
         """The run's folder: ``<results>/<corpus>/<embedding>/seed-<n>[/frac-<f>]``."""
@@ -98,7 +110,7 @@ class RunSettings:
 
         path = None if self.corpus_path in (None, "") else self.corpus_path
         return RunFolder.of(self.results_root, corpus_name(self.corpus, path), self.embedding, int(self.seed),
-                            float(self.fraction), fold=self.fold, folds=self.folds)
+                            float(self.fraction), fold=self.fold, folds=self.folds, kind=self.kind)
 
 
 @dataclass
@@ -116,6 +128,7 @@ class RunInputs:
     vectors: dict[str, Any]  # split -> CachedVectors
     build_seconds: float  # building the embedder
     started: float = field(default_factory=time.perf_counter)  # when the run began (time.perf_counter)
+    kind: str = FROZEN_KIND  # what the run trains (RunSettings.kind)
 
     @property
     def labels(self) -> list[str]:
@@ -183,7 +196,7 @@ def prepare_inputs(settings: RunSettings, *, progress: str = "auto", log: Callab
 
     started = time.perf_counter()
     mode = resolve_progress(progress)  # type: ignore[arg-type]
-    spec = load_spec(settings.embedding)
+    spec = None if settings.kind in KINDS_WITHOUT_EMBEDDING else load_spec(settings.embedding)
     corpus = load_corpus(settings.corpus, path=settings.corpus_path or None, label_map=settings.label_map or None,
                          demo_size=settings.demo_size, folds=settings.folds, fold=settings.fold,
                          stratified=settings.stratified)
@@ -192,9 +205,17 @@ def prepare_inputs(settings: RunSettings, *, progress: str = "auto", log: Callab
     documents = {"train": [d for d in corpus.splits["train"] if d.id in keep],
                  "dev": corpus.splits["dev"], "test": corpus.splits["test"]}
     sentences, tagging = _tagged(documents, settings.tag_scheme)
+    tags = tag_dictionary(list(corpus.labels), settings.tag_scheme)
+    if settings.kind != FROZEN_KIND:  # trains on the words themselves: no vector cache
+        from medner.reference.stages import reference_features
+
+        embedder, seconds = reference_features(settings, spec)
+        return RunInputs(corpus=corpus, spec=spec, embedder=embedder, tags=tags, train_ids=train_ids, documents=documents,
+                         sentences=sentences, tagging=tagging, vectors={}, build_seconds=seconds, started=started,
+                         kind=settings.kind)
     build_start = time.perf_counter()
     embedder = build_embedder(spec, corpus, progress=mode == "bar")
-    inputs = RunInputs(corpus=corpus, spec=spec, embedder=embedder, tags=tag_dictionary(list(corpus.labels), settings.tag_scheme),
+    inputs = RunInputs(corpus=corpus, spec=spec, embedder=embedder, tags=tags,
                        train_ids=train_ids, documents=documents, sentences=sentences, tagging=tagging, vectors={},
                        build_seconds=time.perf_counter() - build_start, started=started)
     inputs.vectors = _cached_vectors(inputs, settings.cache_root, progress=mode == "bar")
@@ -239,6 +260,12 @@ def train_model(inputs: RunInputs, settings: RunSettings, *, progress: str = "au
     from medner.model import BiLSTMCRFTagger
     from medner.training import TrainingConfig, train_tagger
 
+    if settings.kind != FROZEN_KIND:
+        from medner.reference.stages import train_reference_model
+
+        model, result, config = train_reference_model(inputs, settings, _dev_scorer(inputs, settings.tag_scheme),
+                                                      progress=progress, log=log)
+        return TrainedModel(model=model, result=result, config=config)
     # Weight initialisation is part of what the seed fixes.
     torch.manual_seed(settings.seed)
     model = BiLSTMCRFTagger(inputs.embedder.dim, len(inputs.tags), **settings.model)
@@ -270,8 +297,13 @@ def predict(model, inputs: RunInputs, *, scheme: str = "BIO") -> Predictions:
     from medner.corpus.tagging import decode_documents
     from medner.training import predict_tags
 
-    tags = {split: [[inputs.tags[i] for i in row] for row in predict_tags(model, inputs.vectors[split])]
-            for split in SCORED_SPLITS}
+    if inputs.kind != FROZEN_KIND:
+        from medner.reference.stages import predict_split
+
+        indices = {split: predict_split(model, inputs.sentences[split]) for split in SCORED_SPLITS}
+    else:
+        indices = {split: predict_tags(model, inputs.vectors[split]) for split in SCORED_SPLITS}
+    tags = {split: [[inputs.tags[i] for i in row] for row in indices[split]] for split in SCORED_SPLITS}
     documents = {split: decode_documents(inputs.documents[split], inputs.sentences[split], tags[split], scheme=scheme)
                  for split in SCORED_SPLITS}
     return Predictions(tags=tags, documents=documents)
@@ -331,8 +363,11 @@ def checkpoint_of(settings: RunSettings, inputs: RunInputs, trained: TrainedMode
         "compute": trained.model.compute,
         "tags": inputs.tags,
         "tag_scheme": settings.tag_scheme,
-        "embedding": {"name": inputs.spec.name, "fingerprint": inputs.embedder.fingerprint, "dim": inputs.embedder.dim},
+        "embedding": None if inputs.embedder is None else {
+            "name": inputs.spec.name, "fingerprint": inputs.embedder.fingerprint, "dim": inputs.embedder.dim},
         "best_epoch": trained.result.best_epoch,
+        "kind": settings.kind,
+        **({"vocabulary": list(trained.model.vocabulary.forms)} if hasattr(trained.model, "vocabulary") else {}),
     }
 
 
@@ -345,7 +380,8 @@ def metrics_of(settings: RunSettings, inputs: RunInputs, trained: TrainedModel, 
         "schema_version": SCHEMA_VERSION,
         "run": {
             "corpus": inputs.corpus.name,
-            "embedding": inputs.spec.name,
+            "embedding": "none" if inputs.spec is None else inputs.spec.name,
+            "kind": settings.kind,
             "seed": int(settings.seed),
             "fraction": float(settings.fraction),
             "fold": settings.fold,
@@ -357,7 +393,7 @@ def metrics_of(settings: RunSettings, inputs: RunInputs, trained: TrainedModel, 
         "environment": environment(),
         "cost": {
             "embedding_seconds": float(sum(v.seconds for v in inputs.vectors.values())),
-            "embedding_cache_hit": bool(all(v.hit for v in inputs.vectors.values())),
+            "embedding_cache_hit": bool(inputs.vectors) and all(v.hit for v in inputs.vectors.values()),
             "embedder_build_seconds": float(inputs.build_seconds),
             "training_seconds": float(result.seconds),
             "epochs": int(result.epochs),
@@ -376,7 +412,7 @@ def metrics_of(settings: RunSettings, inputs: RunInputs, trained: TrainedModel, 
 
 def _config_record(settings: RunSettings, inputs: RunInputs, trained: TrainedModel) -> dict:
     """metrics.json's ``config``: the model, the training schedule and compute, tags, embedding and seeds."""
-    result, spec, embedder = trained.result, inputs.spec, inputs.embedder
+    result = trained.result
     training = asdict(trained.config)
     training.update(num_threads=result.num_threads, kernels=result.kernels, step_products=result.step_products)
     seed = int(settings.seed)
@@ -385,13 +421,22 @@ def _config_record(settings: RunSettings, inputs: RunInputs, trained: TrainedMod
         "training": training,
         "tag_scheme": settings.tag_scheme,
         "tags": inputs.tags,
-        "embedding": {
-            "name": spec.name, "family": spec.family, "source": str(spec.source), "options": spec.options,
-            "fingerprint": embedder.fingerprint, "dim": embedder.dim,
-            "training_record": getattr(embedder, "training_record", None),
-        },
+        "embedding": _embedding_record(inputs, trained),
         "seeds": {**result.seeds, "model_init": seed, "batch_order": seed, "training_subset": seed},
         "deterministic_algorithms": True,
+    }
+
+
+def _embedding_record(inputs: RunInputs, trained: TrainedModel) -> dict:
+    """metrics.json's ``config.embedding``: the spec and embedder; for a run that reads no embedding, its vocabulary."""
+    spec, embedder = inputs.spec, inputs.embedder
+    if spec is None:
+        vocabulary = getattr(trained.model, "vocabulary", None)
+        return {"name": "none", "family": None, "vocabulary_size": None if vocabulary is None else len(vocabulary)}
+    return {
+        "name": spec.name, "family": spec.family, "source": str(spec.source), "options": spec.options,
+        "fingerprint": embedder.fingerprint, "dim": embedder.dim,
+        "training_record": getattr(embedder, "training_record", None),
     }
 
 
@@ -564,6 +609,7 @@ def run_summary(metrics: dict, folder: RunFolder) -> str:
     run, micro = metrics["run"], metrics["scores"]["test"]["strict"]["micro"]
     fraction = f" / fraction {run['fraction']:g}" if run["fraction"] != 1.0 else ""
     fraction += f" / fold {run['fold']} of {run['folds']}" if run.get("fold") else ""
-    return (f"{run['corpus']} / {run['embedding']} / seed {run['seed']}{fraction}: test strict micro-F1 "
+    name = system_name(run.get("kind", FROZEN_KIND), run["embedding"])
+    return (f"{run['corpus']} / {name} / seed {run['seed']}{fraction}: test strict micro-F1 "
             f"{micro['f1']:.4f} (P {micro['precision']:.4f}, R {micro['recall']:.4f}), best epoch "
             f"{metrics['best_epoch']}/{metrics['cost']['epochs']}, {metrics['cost']['total_seconds']:.0f} s -> {folder.path}")
