@@ -459,3 +459,23 @@ def test_medner_compare_writes_comparison_json(study, tmp_path, capsys):
                                             for label in LABELS if any(e.label == label for d in study.gold for e in d.entities)}
     assert f"{out}: 9 runs of glove, flair, bert; missing: nothing" in capsys.readouterr().out
     assert medner_main(["compare", study.corpus, "--out", str(out), "--n-boot", "0"]) == 2
+
+
+def test_reference_runs_are_rows_of_their_own_named_by_kind_with_their_cost(tmp_path):
+    fake = write_fake_study(tmp_path, embeddings=("glove", "bert"), seeds=(1, 2), references=("finetune-crf", "scratch-crf"))
+    data = compute_comparison(tmp_path, fake.corpus, fake.gold, n_boot=20, n_shuffles=20, progress=False)
+    assert data["embeddings"] == ["glove", "bert", "finetune-crf-bert", "scratch-crf"]
+    assert data["references"] == ["finetune-crf-bert", "scratch-crf"]
+    rows = {row["embedding"]: row for row in data["main"]}
+    assert rows["glove"]["kind"] == "bilstm-crf" and rows["scratch-crf"]["kind"] == "scratch-crf"
+    metrics = [_metrics(fake, "finetune-crf-bert", seed) for seed in (1, 2)]
+    assert rows["finetune-crf-bert"]["cost"] == {
+        "trainable_parameters": metrics[0]["cost"]["trainable_parameters"],
+        "training_seconds": pytest.approx(statistics.mean(m["cost"]["training_seconds"] for m in metrics)),
+        "peak_rss_mb": 500.0}
+    assert {(p["a"], p["b"]) for p in data["significance"]} >= {("bert", "finetune-crf-bert")}
+    run = next(r for r in load_runs(tmp_path, fake.corpus) if r.embedding == "scratch-crf")
+    from medner.comparison.selection import rerun_command
+
+    assert rerun_command(run.metrics["run"], tmp_path) == (f"medner train fake --seed {run.seed} --kind scratch-crf "
+                                                           f"--results {tmp_path} --force")

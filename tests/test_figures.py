@@ -44,6 +44,20 @@ def test_per_label_f1(comparison, tmp_path):
     assert_figure_files(figures.plot_per_label_f1(comparison["per_label"], stem), stem)
 
 
+def test_per_label_f1_draws_the_reference_systems_last_and_hollow_under_their_heading(tmp_path):
+    from medner.comparison.study import compute_comparison
+    from resources.comparison.fake_study import write_fake_study
+
+    fake = write_fake_study(tmp_path / "results", embeddings=("glove",), seeds=(1, 2), references=("finetune",))
+    table = compute_comparison(fake.results_root, fake.corpus, None, progress=False)["per_label"]
+    stem = tmp_path / "02-references"
+    assert_figure_files(figures.plot_per_label_f1(table, stem), stem)
+    handles = figures._legend_handles(table["embeddings"], table["references"])
+    assert [h.get_label() for h in handles] == ["glove", "reference systems: differ in more than the embedding:",
+                                                 "finetune-bert"]
+    assert handles[0].get_markerfacecolor() != "none" and handles[2].get_markerfacecolor() == "none"
+
+
 @pytest.mark.parametrize("kind", ["span", "token"])
 def test_confusion(comparison, tmp_path, kind):
     stem = tmp_path / f"03-{kind}"

@@ -68,15 +68,24 @@ def test_main_table_markdown_rows_carry_mean_and_sd(study, without_ci):
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     header, body = lines[0], lines[2:]
     assert header == ("| Embedding | Seeds | Strict micro F1 | Strict macro F1 | Lenient micro F1 | Lenient macro F1 "
-                      "| SemEval type micro F1 | BIO-strict macro F1 | BIO-strict weighted F1 |")
+                      "| SemEval type micro F1 | BIO-strict macro F1 | BIO-strict weighted F1 "
+                      "| Trained weights | Training s | Peak MiB |")
     assert [line.split(" | ")[0] for line in body] == ["| glove", "| bert", "| bio_clinical"]
     for line, embedding in zip(body, ["glove", "bert", "bio_clinical"]):
         cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
         assert cells[1] == "3"
         expected = [_cell(_f1s(fake, embedding, s, a)) for s in ("strict", "lenient") for a in ("micro", "macro")]
         assert cells[2:6] == expected
-        assert cells[6:] == [_cell(_paper_f1s(fake, embedding, key)) for key in ("type", "macro", "weighted")]
+        assert cells[6:9] == [_cell(_paper_f1s(fake, embedding, key)) for key in ("type", "macro", "weighted")]
+        costs = [_metrics(fake, embedding, seed)["cost"] for seed in (1, 2, 3)]
+        seconds = statistics.mean(c["training_seconds"] for c in costs)
+        weights = {"glove": "900k", "bert": "1.3M", "bio_clinical": "1.0M"}[embedding]  # the fake study's counts
+        assert cells[9:] == [weights, f"{seconds:.0f}", "500"]
     assert "SemEval-2013 \"type\" micro F1" in text and "BIO-strict: exact entities" in text
+
+
+def _metrics(fake, embedding, seed):
+    return json.loads((fake.results_root / "fake" / embedding / f"seed-{seed}" / "metrics.json").read_text())
 
 
 def _paper_f1s(fake, embedding, key):
@@ -121,7 +130,7 @@ def test_main_table_latex_is_booktabs_with_ci_and_escaped_names(study):
     )
     ci = rows[0]["ci"]
     assert glove[3] == f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}] (seed {ci['seed']})"
-    assert all(line.endswith(r"\\") and line.count(" & ") == 9 for line in body)  # 2 + 5 n2c2 and CI + 3 papers
+    assert all(line.endswith(r"\\") and line.count(" & ") == 12 for line in body)  # 2 + 5 n2c2 and CI + 3 papers + 3 cost
 
 
 def test_per_label_table_rows_are_labels_with_support(study):
@@ -288,3 +297,36 @@ def test_summary_csv_gives_hostile_names_back_as_written(tmp_path):
     with path.open(newline="", encoding="utf-8") as handle:
         [row] = list(csv.DictReader(handle))
     assert (row["corpus"], row["embedding"], row["label"], row["value"]) == ("a,\"b\"", run["embedding"], EVIL_LABEL, "0.5")
+
+
+@pytest.fixture(scope="module")
+def with_references(tmp_path_factory):
+    """A study with two embeddings and the three reference systems, its comparison as read back."""
+    fake = write_fake_study(tmp_path_factory.mktemp("results"), embeddings=("glove", "bert"), seeds=(1, 2),
+                            references=("finetune", "finetune-crf", "scratch-crf"))
+    data = compute_comparison(fake.results_root, fake.corpus, None, progress=False)
+    return read_comparison(write_comparison(data, tmp_path_factory.mktemp("data") / "comparison.json"))
+
+
+def test_reference_rows_come_last_under_their_own_heading_and_are_never_bold(with_references):
+    rows = with_references["main"]
+    assert [r["embedding"] for r in rows] == ["glove", "bert", "finetune-bert", "finetune-crf-bert", "scratch-crf"]
+    lines = [line for line in main_table_markdown(rows, corpus="fake").splitlines() if line.startswith("| ")][2:]
+    assert lines[2].startswith("| *reference systems: differ in more than the embedding* |")
+    assert lines[2].count("|") == lines[0].count("|")  # the heading row keeps the columns
+    assert not any("**" in line for line in lines[3:])  # they score higher here, but bold is the study's best
+    assert "**" in lines[1]  # bert, the study's best
+    latex = main_table_latex(rows, corpus="fake")
+    body = latex.split(r"\midrule")[1:]
+    assert body[1].lstrip().startswith(r"\multicolumn{12}{l}{\emph{reference systems: differ in more than the embedding}}")
+    assert "finetune-crf-bert" in body[1] and "finetune-crf-bert" not in body[0]
+
+
+def test_per_label_table_marks_the_reference_columns(with_references):
+    table = with_references["per_label"]
+    assert table["references"] == ["finetune-bert", "finetune-crf-bert", "scratch-crf"]
+    markdown = per_label_table_markdown(table, corpus="fake")
+    header = markdown.splitlines()[2]
+    assert "strict finetune-bert†" in header and "strict bert |" in header and "strict bert†" not in header
+    assert "† reference systems: differ in more than the embedding" in markdown
+    assert r"finetune-bert$^\dagger$" in per_label_table_latex(table, corpus="fake")

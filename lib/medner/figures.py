@@ -35,7 +35,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from medner import files
 from medner.report_folder import NotDrawable
-from medner.study_order import DEFAULT_EMBEDDINGS, embedding_order, label_order
+from medner.study_order import DEFAULT_EMBEDDINGS, REFERENCE_HEADING, embedding_order, label_order
 
 #: The committed style file every figure is drawn with.
 STYLE_PATH = Path(__file__).with_name("medner.mplstyle")
@@ -108,10 +108,16 @@ def _paths(stem: str | Path) -> list[Path]:
     return [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
 
 
-def _legend_handles(names: Sequence[str]) -> list[Line2D]:
+def _legend_handles(names: Sequence[str], references: Sequence[str] = ()) -> list[Line2D]:
+    """One entry per name; the reference systems last, hollow, after an entry that is their heading."""
     colours, markers = embedding_colours(names), embedding_markers(names)
+    study = [n for n in names if n not in references]
+    heading = [Line2D([], [], linestyle="", label=f"{REFERENCE_HEADING}:")] if references else []
     return [
-        Line2D([], [], color=colours[n], marker=markers[n], linestyle="", markersize=6, label=n) for n in names
+        Line2D([], [], color=colours[n], marker=markers[n], linestyle="", markersize=6, label=n) for n in study
+    ] + heading + [
+        Line2D([], [], color=colours[n], marker=markers[n], markerfacecolor="none", linestyle="", markersize=6, label=n)
+        for n in names if n in references
     ]
 
 
@@ -189,31 +195,37 @@ def _seed_offsets(n: int, spread: float) -> np.ndarray:
     return np.linspace(-spread, spread, n)
 
 
-def _draw_spread(axes, x: float, spread: Mapping[str, Any], colour: str, marker: str, slot: float) -> None:
-    """Every seed as a dot, the mean as a bar, mean +- sd as a vertical line."""
+def _draw_spread(axes, x: float, spread: Mapping[str, Any], colour: str, marker: str, slot: float, *,
+                 reference: bool = False) -> None:
+    """Every seed as a dot, the mean as a bar, mean +- sd as a vertical line; a reference system's dots hollow and
+    its mean dashed."""
     values = _percent(spread["values"])
     axes.scatter(
         x + _seed_offsets(len(values), slot * 0.25),
         values,
         s=14,
-        color=colour,
+        facecolors="none" if reference else colour,
+        edgecolors=colour,
         alpha=0.6,
         marker=marker,
-        linewidths=0,
+        linewidths=0.8 if reference else 0,
         zorder=3,
     )
     mean, sd = 100 * spread["mean"], 100 * spread["sd"]
     axes.plot([x, x], [mean - sd, mean + sd], color=colour, linewidth=1.2, zorder=4)
-    axes.plot([x - slot * 0.4, x + slot * 0.4], [mean, mean], color=colour, linewidth=2.2, zorder=5)
+    axes.plot([x - slot * 0.4, x + slot * 0.4], [mean, mean], color=colour, linewidth=2.2, zorder=5,
+              linestyle="--" if reference else "-")
 
 
 def plot_per_label_f1(table: Mapping[str, Any], stem: str | Path, *, title: str | None = None) -> list[Path]:
     """Figure 2: per-label F1 by embedding, strict (top) and lenient (bottom).
 
     ``table`` is the comparison's ``per_label``. Every seed is a dot, the mean a horizontal
-    bar, the vertical line mean +- one sd. Tick labels carry each label's test support.
+    bar, the vertical line mean +- one sd. Tick labels carry each label's test support. The reference
+    systems (``table["references"]``) come last, hollow and dashed, under their own heading in the legend.
     """
     embeddings, labels, support = table["embeddings"], table["labels"], table["support"]
+    references = table.get("references", [])
     if not labels:
         raise NotDrawable("no scored label to draw")
     colours, markers = embedding_colours(embeddings), embedding_markers(embeddings)
@@ -225,20 +237,19 @@ def plot_per_label_f1(table: Mapping[str, Any], stem: str | Path, *, title: str 
             for j, embedding in enumerate(embeddings):
                 offset = (j - (len(embeddings) - 1) / 2) * slot
                 for i, label in enumerate(labels):
-                    _draw_spread(
-                        axes, x[i] + offset, table["scores"][label][embedding][schema], colours[embedding], markers[embedding], slot
-                    )
+                    _draw_spread(axes, x[i] + offset, table["scores"][label][embedding][schema], colours[embedding],
+                                 markers[embedding], slot, reference=embedding in references)
             axes.set_ylim(-3, 103)
             axes.set_ylabel(f"{schema} F1 (%)")
             for boundary in x[:-1] + 0.5:
                 axes.axvline(boundary, color="#eeeeee", linewidth=0.8, zorder=0)
         axes_pair[-1].set_xticks(x, [f"{label}\n(n={support[label]})" for label in labels])
         axes_pair[-1].set_xlabel("label (test support)")
-        handles = _legend_handles(embeddings) + [
+        handles = _legend_handles(embeddings, references) + [
             Line2D([], [], color="#555555", linewidth=2.2, label="mean"),
             Line2D([], [], color="#555555", linewidth=1.2, marker="|", markersize=8, label="mean ± sd"),
         ]
-        figure.legend(handles=handles, loc="outside upper center", ncols=len(handles), title=title)
+        figure.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6), title=title)
     return _paths(stem)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from medner import files
 from medner.report_folder import NotDrawable
-from medner.study_order import AVERAGES, PAPER_SCORES, SCHEMAS
+from medner.study_order import AVERAGES, FROZEN_KIND, PAPER_SCORES, REFERENCE_HEADING, SCHEMAS
 
 #: Columns of ``summary.csv``, in order.
 SUMMARY_COLUMNS: tuple[str, ...] = ("corpus", "embedding", "seed", "fraction", "label", "schema", "metric", "value")
@@ -111,11 +111,16 @@ def _main_cells(rows: Sequence[Mapping[str, Any]], latex: bool) -> tuple[list[st
     with_papers = _with_papers(rows)
     if with_papers:
         header += list(PAPER_SCORES.values())
+    with_cost = _with_cost(rows)
+    if with_cost:
+        header += list(COST_COLUMNS.values())
     if with_folds:
         header.append("Strict micro F1, single folds")
-    best = {key: _best([row["scores"][key[0]][key[1]]["mean"] for row in rows]) for key in keys}
+    # bold marks the best embedding of the study: the reference systems differ in more than the embedding
+    study = [i for i, row in enumerate(rows) if not _is_reference(row)] or list(range(len(rows)))
+    best = {key: {study[k] for k in _best([rows[i]["scores"][key[0]][key[1]]["mean"] for i in study])} for key in keys}
     if with_papers:
-        best.update({key: _best([row["papers"][key]["mean"] for row in rows]) for key in PAPER_SCORES})
+        best.update({key: {study[k] for k in _best([rows[i]["papers"][key]["mean"] for i in study])} for key in PAPER_SCORES})
     body = []
     for i, row in enumerate(rows):
         first = row["scores"][keys[0][0]][keys[0][1]]
@@ -128,10 +133,40 @@ def _main_cells(rows: Sequence[Mapping[str, Any]], latex: bool) -> tuple[list[st
         for key in PAPER_SCORES if with_papers else ():
             text = format_spread(row["papers"][key], latex=latex)
             cells.append(_bold(text, latex) if i in best[key] and len(rows) > 1 else text)
+        if with_cost:
+            cells += _cost_cells(row["cost"])
         if with_folds:
             cells.append(format_spread(row["over_folds"]["strict"]["micro"], latex=latex))
         body.append(cells)
     return header, body
+
+
+def _is_reference(row: Mapping[str, Any]) -> bool:
+    """Whether a main-table row is a reference system (medner.reference), not an embedding of the study."""
+    return row.get("kind", FROZEN_KIND) != FROZEN_KIND
+
+
+def reference_start(rows: Sequence[Mapping[str, Any]]) -> int | None:
+    """The index of the first reference row (they come last, under their own heading), or None."""
+    return next((i for i, row in enumerate(rows) if _is_reference(row)), None)
+
+
+#: The cost columns of the main table: key of the comparison's main[].cost -> title.
+COST_COLUMNS: dict[str, str] = {"trainable_parameters": "Trained weights", "training_seconds": "Training s",
+                                "peak_rss_mb": "Peak MiB"}
+
+
+def _with_cost(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every row has its cost (comparisons computed before it have none)."""
+    return all(row.get("cost") for row in rows)
+
+
+def _cost_cells(cost: Mapping[str, Any]) -> list[str]:
+    """Trained weights (in millions from a million up), mean training seconds, mean peak MiB ("–" when unknown)."""
+    weights = int(cost["trainable_parameters"])
+    shown = f"{weights / 1e6:.1f}M" if weights >= 1_000_000 else f"{weights / 1e3:.0f}k"
+    peak = cost.get("peak_rss_mb")
+    return [shown, f"{cost['training_seconds']:.0f}", "–" if peak is None else f"{peak:,.0f}"]
 
 
 def _with_papers(rows: Sequence[Mapping[str, Any]]) -> bool:
@@ -139,7 +174,12 @@ def _with_papers(rows: Sequence[Mapping[str, Any]]) -> bool:
     return all(row.get("papers") for row in rows)
 
 
-#: What the papers' columns are, for captions: one sentence.
+#: What the cost columns, the reference rows and the papers' columns are, for captions: one sentence each.
+COST_NOTE = ("Cost: weights the run trains (a fine-tuned encoder's included), seconds of training (dev evaluation "
+             "included) and the process's peak resident memory, means over seeds.")
+REFERENCE_NOTE = (f"Below the line, {REFERENCE_HEADING}: a BERT-family encoder fine-tuned end to end with a softmax "
+                  "or CRF head (finetune, finetune-crf; AdamW, MedMine's setting), or a Transformer-CRF trained from "
+                  "scratch (scratch-crf, Belkadi et al.); bold marks the best embedding of the study only.")
 PAPER_SCORES_NOTE = ("SemEval type: SemEval-2013 \"type\" micro F1, an overlap with the right label counts "
                      "(MedMine's score); BIO-strict: exact entities read from the token tags (seqeval strict IOB2), "
                      "macro and support-weighted means over labels (Belkadi et al.'s scores).")
@@ -157,6 +197,37 @@ def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: s
     header, body = _main_cells(rows, latex=True)
     with_ci = any(row["ci"] is not None for row in rows)
     with_folds = all("over_folds" in row for row in rows)
+    with_papers, with_cost = _with_papers(rows), _with_cost(rows)
+    columns = "l" + "r" + "c" * (len(header) - 2)
+    strict_span = 3 if with_ci else 2
+    extra = (r" & \multicolumn{3}{c}{Papers' scores}" if with_papers else "") + (r" & \multicolumn{3}{c}{Cost}" if with_cost else "")
+    rules = "".join(rf"\cmidrule(lr){{{first}-{first + 2}}}" for first in
+                    [5 + strict_span + 3 * k for k in range(int(with_papers) + int(with_cost))])
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{_main_caption_latex(rows, corpus, scope)}}}",
+        rf"\label{{tab:main-{latex_key(corpus)}}}",
+        rf"\begin{{tabular}}{{{columns}}}",
+        r"\toprule",
+        rf" & & \multicolumn{{{strict_span}}}{{c}}{{Strict}} & \multicolumn{{2}}{{c}}{{Lenient}}" + extra
+        + (" & Folds" if with_folds else "") + r" \\",
+        rf"\cmidrule(lr){{3-{2 + strict_span}}}\cmidrule(lr){{{3 + strict_span}-{4 + strict_span}}}" + rules,
+        " & ".join(["Embedding", "Seeds"] + [_sub_header(h) for h in header[2:]]) + r" \\",
+        r"\midrule",
+    ]
+    start = reference_start(rows)
+    for i, cells in enumerate(body):
+        if i == start:
+            lines += [r"\midrule", rf"\multicolumn{{{len(header)}}}{{l}}{{\emph{{{latex_escape(REFERENCE_HEADING)}}}}} \\"]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def _main_caption_latex(rows: Sequence[Mapping[str, Any]], corpus: str, scope: str | None) -> str:
+    """The main table's LaTeX caption: what the numbers are, and a sentence for each part the table has."""
+    with_ci = any(row["ci"] is not None for row in rows)
     level = 100 * (1 - rows[0]["ci"]["alpha"]) if with_ci and rows[0]["ci"] else 95
     caption = (
         f"Test F1 (\\%) on {latex_escape(corpus)}: mean $\\pm$ sample sd over seeds, strict and lenient span matching, "
@@ -169,31 +240,15 @@ def main_table_latex(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: s
             f" CI: {level:g}\\% bootstrap interval over test documents of strict micro-F1 for the median-seed run "
             "(the seed named)."
         )
-    with_papers = _with_papers(rows)
-    if with_papers:
+    if _with_papers(rows):
         caption += " " + latex_escape(PAPER_SCORES_NOTE)
-    if with_folds:
+    if _with_cost(rows):
+        caption += " " + latex_escape(COST_NOTE)
+    if reference_start(rows) is not None:
+        caption += " " + latex_escape(REFERENCE_NOTE)
+    if all("over_folds" in row for row in rows):
         caption += " Single folds: strict micro-F1 of each fold's own test documents, mean $\\pm$ sd over every fold run."
-    columns = "l" + "r" + "c" * (len(header) - 2)
-    strict_span = 3 if with_ci else 2
-    papers = r" & \multicolumn{3}{c}{Papers' scores}" if with_papers else ""
-    papers_rule = rf"\cmidrule(lr){{{5 + strict_span}-{7 + strict_span}}}" if with_papers else ""
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        rf"\caption{{{caption}}}",
-        rf"\label{{tab:main-{latex_key(corpus)}}}",
-        rf"\begin{{tabular}}{{{columns}}}",
-        r"\toprule",
-        rf" & & \multicolumn{{{strict_span}}}{{c}}{{Strict}} & \multicolumn{{2}}{{c}}{{Lenient}}" + papers
-        + (" & Folds" if with_folds else "") + r" \\",
-        rf"\cmidrule(lr){{3-{2 + strict_span}}}\cmidrule(lr){{{3 + strict_span}-{4 + strict_span}}}" + papers_rule,
-        " & ".join(["Embedding", "Seeds"] + [_sub_header(h) for h in header[2:]]) + r" \\",
-        r"\midrule",
-    ]
-    lines += [" & ".join(cells) + r" \\" for cells in body]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-    return "\n".join(lines)
+    return caption
 
 
 def _sub_header(text: str) -> str:
@@ -215,6 +270,9 @@ def _markdown(header: Sequence[str], body: Sequence[Sequence[str]], align: Seque
 def main_table_markdown(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope: str | None = None) -> str:
     """The main results table as Markdown, with a one-line note on what the numbers are."""
     header, body = _main_cells(rows, latex=False)
+    start = reference_start(rows)
+    if start is not None:
+        body = [*body[:start], [f"*{REFERENCE_HEADING}*"] + [""] * (len(header) - 1), *body[start:]]
     note = f"Test F1 (%) on {markdown_escape(corpus)}: mean ± sample sd over seeds."
     if scope:
         note += f" {scope[:1].upper()}{scope[1:]}."
@@ -222,19 +280,32 @@ def main_table_markdown(rows: Sequence[Mapping[str, Any]], *, corpus: str, scope
         note += " CI: bootstrap interval over test documents of strict micro-F1 for the median-seed run."
     if _with_papers(rows):
         note += " " + PAPER_SCORES_NOTE
+    if _with_cost(rows):
+        note += " " + COST_NOTE
+    if start is not None:
+        note += " " + REFERENCE_NOTE.replace("Below the line", "Under the heading row")
     if all("over_folds" in row for row in rows):
         note += " Single folds: strict micro-F1 of each fold's own test documents, mean ± sd over every fold run."
     return note + "\n\n" + _markdown(header, body, ["l", "r"] + ["c"] * (len(header) - 2))
 
 
+def _column_name(table: Mapping[str, Any], name: str, latex: bool) -> str:
+    """An embedding's column title, with a dagger when it is a reference system (see :data:`REFERENCE_NOTE`)."""
+    mark = (r"$^\dagger$" if latex else "†") if name in table.get("references", ()) else ""
+    return _escape(name, latex) + mark
+
+
 def _per_label_cells(table: Mapping[str, Any], latex: bool) -> tuple[list[str], list[list[str]]]:
-    header = ["Label", "Support"] + [f"{schema} {_escape(name, latex)}" for schema in SCHEMAS for name in table["embeddings"]]
+    header = ["Label", "Support"] + [f"{schema} {_column_name(table, name, latex)}" for schema in SCHEMAS
+                                     for name in table["embeddings"]]
     body = []
     for label in table["labels"]:
         cells = [_escape(label, latex), str(table["support"][label])]
         for schema in SCHEMAS:
             spreads = [table["scores"][label][name][schema] for name in table["embeddings"]]
-            best = _best([s["mean"] for s in spreads])
+            study = [k for k, name in enumerate(table["embeddings"]) if name not in table.get("references", ())]
+            study = study or list(range(len(spreads)))  # bold: the study's best embedding, as the main table
+            best = {study[k] for k in _best([spreads[k]["mean"] for k in study])}
             for k, spread in enumerate(spreads):
                 text = format_spread(spread, latex=latex)
                 cells.append(_bold(text, latex) if k in best and len(spreads) > 1 else text)
@@ -247,12 +318,13 @@ def per_label_table_latex(table: Mapping[str, Any], *, corpus: str, scope: str |
     lenient) as LaTeX; ``scope`` as for :func:`main_table_latex`."""
     _, body = _per_label_cells(table, latex=True)
     n = len(table["embeddings"])
-    names = [latex_escape(name) for name in table["embeddings"]]
+    names = [_column_name(table, name, True) for name in table["embeddings"]]
     lines = [
         r"\begin{table}[t]",
         r"\centering",
         rf"\caption{{Per-label test F1 (\%) on {latex_escape(corpus)}, mean $\pm$ sample sd over seeds; "
-        r"support is the number of gold test entities." + (f" {latex_escape(scope)}." if scope else "") + "}",
+        r"support is the number of gold test entities." + (f" {latex_escape(scope)}." if scope else "")
+        + (rf" $^\dagger$ {latex_escape(REFERENCE_HEADING)}." if table.get("references") else "") + "}",
         rf"\label{{tab:per-label-{latex_key(corpus)}}}",
         rf"\begin{{tabular}}{{lr{'c' * (2 * n)}}}",
         r"\toprule",
@@ -270,6 +342,8 @@ def per_label_table_markdown(table: Mapping[str, Any], *, corpus: str, scope: st
     """The per-label table as Markdown."""
     header, body = _per_label_cells(table, latex=False)
     note = f"Per-label test F1 (%) on {markdown_escape(corpus)}: mean ± sample sd over seeds; support = gold test entities."
+    if table.get("references"):
+        note += f" † {REFERENCE_HEADING}."
     if scope:
         note += f" {scope[:1].upper()}{scope[1:]}."
     return note + "\n\n" + _markdown(header, body, ["l", "r"] + ["c"] * (len(header) - 2))

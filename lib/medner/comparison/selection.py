@@ -21,7 +21,7 @@ from typing import Any
 
 from medner import paths
 from medner.run_folder import RunFolder, find_runs
-from medner.study_order import AVERAGES, SCHEMAS, embedding_order, label_order
+from medner.study_order import AVERAGES, FROZEN_KIND, SCHEMAS, embedding_order, label_order, system_name
 
 #: The metrics each run reports per label (and per average) and schema, in ``summary.csv`` order.
 TIDY_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "tp", "fp", "fn", "support")
@@ -42,7 +42,11 @@ COMPARED_FOLD_KEYS: tuple[str, ...] = ("corpus.split_record",)
 @dataclass(frozen=True)
 class Run:
     """One finished run: its key, its ``metrics.json`` and its folder; or the k fold runs of a cross-validation,
-    pooled (``folds`` k, ``members`` the fold runs; ``fold`` is the fold of a member)."""
+    pooled (``folds`` k, ``members`` the fold runs; ``fold`` is the fold of a member).
+
+    ``embedding`` names the run's row: the embedding of the study's BiLSTM-CRF, or a reference system's name
+    (``finetune-crf-bert``, ``scratch-crf``; :func:`medner.study_order.system_name`), whose ``kind`` says which.
+    """
 
     embedding: str
     seed: int
@@ -52,6 +56,7 @@ class Run:
     fold: int | None = None
     folds: int | None = None
     members: tuple[Run, ...] = field(default=(), repr=False, compare=False)
+    kind: str = FROZEN_KIND
 
     @property
     def path(self) -> Path:
@@ -101,8 +106,9 @@ def finished_runs(results_root: str | Path | None, corpus: str) -> list[Run]:
         if key["corpus"] != corpus:
             raise ValueError(f"{folder.metrics_path}: run.corpus is {key['corpus']!r}, expected {corpus!r}")
         check_comparable(metrics, folder, results_root)
-        runs.append(Run(str(key["embedding"]), int(key["seed"]), float(key["fraction"]), folder, metrics,
-                        fold=key.get("fold"), folds=key.get("folds")))
+        kind = str(key.get("kind", FROZEN_KIND))
+        runs.append(Run(system_name(kind, str(key["embedding"])), int(key["seed"]), float(key["fraction"]), folder,
+                        metrics, fold=key.get("fold"), folds=key.get("folds"), kind=kind))
     return runs
 
 
@@ -157,7 +163,11 @@ def missing_key(metrics: Mapping[str, Any], dotted: str) -> str | None:
 
 def rerun_command(run: Mapping[str, Any], results_root: str | Path | None) -> str:
     """The ``medner train`` command that trains the run ``run`` (a metrics.json's ``run``) again, over the old one."""
-    words = ["medner", "train", str(run["corpus"]), str(run["embedding"]), "--seed", str(run["seed"])]
+    kind = run.get("kind", FROZEN_KIND)
+    embedding = [] if run["embedding"] == "none" and kind != FROZEN_KIND else [str(run["embedding"])]
+    words = ["medner", "train", str(run["corpus"]), *embedding, "--seed", str(run["seed"])]
+    if kind != FROZEN_KIND:
+        words += ["--kind", kind]
     if float(run["fraction"]) != 1.0:
         words += ["--fraction", f"{float(run['fraction']):g}"]
     if run.get("fold") is not None:
@@ -288,7 +298,8 @@ def pool_folds(fold_runs: Sequence[Run]) -> list[Run]:
             raise ValueError(f"{embedding} seed {seed}: folds {', '.join(map(str, missing))} of {k} have no finished run; "
                              "finish them (make resumes where it stopped) before comparing")
         folder = PooledFolder([r.folder for r in members])
-        pooled.append(Run(embedding, seed, fraction, folder, pooled_metrics(members), folds=k, members=tuple(members)))
+        pooled.append(Run(embedding, seed, fraction, folder, pooled_metrics(members), folds=k, members=tuple(members),
+                          kind=members[0].kind))
     return pooled
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from medner.comparison.selection import Run, full_data_runs, paper_score, runs_by_embedding, study_labels
 from medner.evaluation.statistics import aggregate_seeds
-from medner.study_order import AVERAGES, PAPER_SCORES, SCHEMAS
+from medner.study_order import AVERAGES, FROZEN_KIND, PAPER_SCORES, SCHEMAS
 
 Spread = dict[str, Any]
 
@@ -70,11 +70,24 @@ def main_scores(runs: Sequence[Run]) -> list[dict[str, Any]]:
             },
         }
         row["papers"] = paper_spreads(group)
+        row["kind"] = group[0].kind
+        row["cost"] = row_cost(group)
         if all(r.members for r in group):
             row["over_folds"] = {schema: {average: fold_spread(group, schema, average) for average in AVERAGES}
                                  for schema in SCHEMAS}
         rows.append(row)
     return rows
+
+
+def row_cost(group: Sequence[Run]) -> dict[str, Any]:
+    """What one row's runs cost, beside its scores: ``{"trainable_parameters", "training_seconds" (mean over
+    seeds), "peak_rss_mb" (mean, or None when a run did not record it)}``."""
+    peaks = [r.metrics["cost"].get("peak_rss_mb") for r in group]
+    return {
+        "trainable_parameters": int(group[0].metrics["cost"]["trainable_parameters"]),
+        "training_seconds": float(np.mean([float(r.metrics["cost"]["training_seconds"]) for r in group])),
+        "peak_rss_mb": None if any(p is None for p in peaks) else float(np.mean([float(p) for p in peaks])),
+    }
 
 
 def paper_spreads(group: Sequence[Run]) -> dict[str, Spread] | None:
@@ -114,7 +127,9 @@ def per_label_table(runs: Sequence[Run]) -> dict[str, Any]:
         }
         for label in labels
     }
-    return {"labels": labels, "embeddings": list(grouped), "support": support, "scores": scores}
+    references = [name for name, group in grouped.items() if group[0].kind != FROZEN_KIND]
+    return {"labels": labels, "embeddings": list(grouped), "references": references, "support": support,
+            "scores": scores}
 
 
 def learning_curves(runs: Sequence[Run]) -> dict[str, list[dict[str, Any]]]:

@@ -23,7 +23,7 @@ from medner.comparison.selection import (Run, finished_runs, full_data_runs, loa
                                          study_labels)
 from medner.comparison.spreads import learning_curves, main_scores, per_label_table
 from medner.corpus.stats import label_counts_by_split
-from medner.study_order import embedding_order
+from medner.study_order import FROZEN_KIND, embedding_order
 
 #: Version of the layout below; bumped when a key changes meaning or moves.
 SCHEMA_VERSION = 1
@@ -45,18 +45,24 @@ SECTIONS: dict[str, str] = {
                   "assignment_sha256 (the fold assignment all runs share), documents (gold documents scored)}",
     "main_fraction": "training fraction of the runs behind main, per_label, significance, training_curves, confusion "
                      "and cost: 1.0, or the largest present when no run used all training documents",
-    "embeddings": "every embedding with a finished run, in study order (glove, flair, bert, then the others sorted)",
+    "embeddings": "every embedding with a finished run, in study order (glove, flair, bert, then the others sorted), "
+                  "then the reference systems (finetune-<embedding>, finetune-crf-<embedding>, scratch-crf)",
+    "references": "the rows of embeddings that are reference systems of the papers (medner.reference): they differ in "
+                  "more than the embedding (a fine-tuned encoder, or a Transformer-CRF from scratch), so the tables and "
+                  "figures show them under their own heading",
     "labels": "the labels the main-fraction runs were scored on, n2c2 order",
     "missing": "key -> why it is empty (main.ci: why every ci is null)",
     "main": "per embedding: {embedding, scores {strict|lenient: {micro|macro: F1 spread}}, ci}: ci is the bootstrap "
             "interval of strict micro-F1 for the median-seed run {seed, estimate, low, high, n_boot, alpha}, or null; "
             "papers {semeval_type_micro|bio_strict_macro|bio_strict_weighted: F1 spread}: the scores other papers "
             "report (SemEval-2013 type micro, MedMine; BIO-strict macro and support-weighted over labels, Belkadi et "
-            "al.), or null when a run has none (main.papers in missing says so); "
+            "al.), or null when a run has none (main.papers in missing says so); kind: bilstm-crf (the study) or the "
+            "reference kind; cost {trainable_parameters, training_seconds (mean over seeds), peak_rss_mb (mean; null "
+            "when not recorded)}; "
             "cross-validated: scores pool the folds, and over_folds {strict|lenient: {micro|macro: spread over every "
             "fold run, with its folds}} gives the single folds' scores",
-    "per_label": "{labels, embeddings, support {label: gold test entities}, scores {label: {embedding: {strict|lenient: "
-                 "F1 spread}}}}",
+    "per_label": "{labels, embeddings, references (those of embeddings that are reference systems), support {label: "
+                 "gold test entities}, scores {label: {embedding: {strict|lenient: F1 spread}}}}",
     "significance": "per embedding pair: {a, b, mode, n_shuffles, labels {label: difference}, overall (micro-F1): "
                     "difference}",
     "learning_curves": "per embedding: [{fraction, strict, lenient}]: micro-F1 spreads at every training fraction",
@@ -136,6 +142,7 @@ def compute_comparison(
         "evaluation": evaluation,
         "main_fraction": main_fraction(runs),
         "embeddings": embedding_order(r.embedding for r in runs),
+        "references": embedding_order(r.embedding for r in runs if r.kind != FROZEN_KIND),
         "labels": study_labels(full_data_runs(runs)),
         "missing": missing,
         "main": main,

@@ -21,6 +21,7 @@ from medner.corpus.tagging import tag_documents
 from medner.evaluation.semeval import score_semeval
 from medner.evaluation.span import score_documents
 from medner.evaluation.token import score_bio_strict
+from medner.study_order import system_name
 
 LABELS: tuple[str, ...] = ("Drug", "Strength", "Frequency", "Route", "Reason", "ADE")
 #: Chance that a sentence mentions the label: an imbalanced corpus, like the real ones.
@@ -33,7 +34,7 @@ WORDS = {
     "Reason": ["for pain", "for headache"],
     "ADE": ["causing rash", "causing nausea"],
 }
-QUALITY = {"glove": 0.55, "flair": 0.7, "bert": 0.85}
+QUALITY = {"glove": 0.55, "flair": 0.7, "bert": 0.85, "finetune-bert": 0.9, "finetune-crf-bert": 0.92, "scratch-crf": 0.8}
 
 
 @dataclass
@@ -119,8 +120,10 @@ def write_fake_study(
     seeds: tuple[int, ...] = (1, 2, 3),
     fractions: tuple[float, ...] = (1.0,),
     n_docs: int = 10,
+    references: tuple[str, ...] = (),
 ) -> FakeStudy:
-    """Write one run folder per embedding x seed x fraction, as medner.runs lays them out."""
+    """Write one run folder per embedding x seed x fraction, as medner.runs lays them out, and one per reference
+    kind (``references``: fine-tuning ``bert``, or scratch-crf) x seed x fraction."""
     results_root = Path(results_root)
     # the gold is read back from brat files, as a real corpus is (prediction folders are checked against its files)
     corpus_path = results_root / f"{corpus}-corpus"
@@ -129,7 +132,9 @@ def write_fake_study(
     gold = read_brat_folder(write_brat_folder(make_gold_documents(n_docs), corpus_path / "test"))
     train_counts = {label: int(round(400 * LABEL_RATE[label])) for label in LABELS}
     run_dirs = []
-    for embedding in embeddings:
+    systems = [(e, "bilstm-crf", e) for e in embeddings]
+    systems += [(system_name(kind, "bert"), kind, "none" if kind == "scratch-crf" else "bert") for kind in references]
+    for embedding, kind, spec in systems:
         for seed in seeds:
             for fraction in fractions:
                 rng = random.Random(f"{embedding}-{seed}-{fraction}")
@@ -149,7 +154,8 @@ def write_fake_study(
                         writer.writerow([epoch, 10.0 / epoch, round(dev, 4), 0.1, 2.5])
                 metrics = {
                     "schema_version": 1,
-                    "run": {"corpus": corpus, "embedding": embedding, "seed": seed, "fraction": fraction},
+                    "run": {"corpus": corpus, "embedding": spec, "seed": seed, "fraction": fraction,
+                            **({} if kind == "bilstm-crf" else {"kind": kind})},
                     "config": {},
                     "corpus": {},
                     "environment": {"versions": {}, "hardware": {}},
