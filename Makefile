@@ -42,6 +42,8 @@ EMBEDDINGS ?= glove flair bert
 SEEDS ?= 1 2 3
 FRACTIONS ?= 1.0
 FOLDS ?=
+REFERENCES ?=
+REFERENCE_EMBEDDINGS ?= bert
 EPOCHS ?= 20
 THREADS ?=
 DEMO_SIZE ?= 3000
@@ -61,7 +63,7 @@ SLURM_EMBED_ARGS ?=
 SLURM_RUN_CPUS ?= $(RUN_THREADS)
 SLURM_RUN_MEM ?= 4G
 SLURM_RUN_ARGS ?=
-STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS FOLDS EPOCHS THREADS DEMO_SIZE RELATIONS RELATION_SEEDS ERRORS_N MEDNER_ROOT RESULTS FIGURES \
+STUDY_VARIABLES := CORPUS CORPUS_PATH LABEL_MAP EMBEDDINGS SEEDS FRACTIONS FOLDS REFERENCES REFERENCE_EMBEDDINGS EPOCHS THREADS DEMO_SIZE RELATIONS RELATION_SEEDS ERRORS_N MEDNER_ROOT RESULTS FIGURES \
 	RUNNER SLURM_ARGS SLURM_EMBED_CPUS SLURM_EMBED_MEM SLURM_EMBED_ARGS SLURM_RUN_CPUS SLURM_RUN_MEM SLURM_RUN_ARGS
 VARIABLE_HELP_CORPUS := corpus name: demo, phee, n2c2-2018, or any name with CORPUS_PATH
 VARIABLE_HELP_CORPUS_PATH := folder of the corpus brat files (phee: ../shared/data/phee when empty)
@@ -70,6 +72,8 @@ VARIABLE_HELP_EMBEDDINGS := embedding specs to compare (embeddings/<name>.yaml)
 VARIABLE_HELP_SEEDS := training seeds per embedding
 VARIABLE_HELP_FRACTIONS := shares of the training documents (several values: learning curves)
 VARIABLE_HELP_FOLDS := k-fold cross-validation over every document of the corpus (k >= 2); empty: its own test split
+VARIABLE_HELP_REFERENCES := reference systems run for every seed beside the study (finetune finetune-crf scratch-crf); empty: none
+VARIABLE_HELP_REFERENCE_EMBEDDINGS := BERT-family specs the finetune and finetune-crf references fine-tune
 VARIABLE_HELP_EPOCHS := maximum training epochs per run (the learning-rate schedule may stop sooner)
 VARIABLE_HELP_THREADS := torch threads per training run; empty: every core under plain make, one per run under make -jN
 VARIABLE_HELP_DEMO_SIZE := sentences of the generated demo corpus
@@ -174,7 +178,9 @@ LIB_BASE := $(LIB)/__init__.py $(LIB)/paths.py $(LIB)/checks.py $(LIB)/files.py 
 LIB_EMBED := $(LIB_BASE) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/embeddings/*.py)) $(LIB)/training.py
 # What only the relation runs compute with: editing it re-runs the relation runs, not the NER runs.
 LIB_RELATION := $(LIB)/relation_runs.py $(LIB)/relation_training.py $(LIB)/model/relations.py $(LIB)/evaluation/relations.py
-LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT) $(LIB_DISPLAY) $(LIB_RELATION),$(LIB_ALL)) $(wildcard $(LIB)/model/fused/*.cpp)
+# The reference systems' code (medner.reference) trains only the reference runs: the study's runs never import it.
+LIB_REFERENCE := $(wildcard $(LIB)/reference/*.py)
+LIB_RUN := $(filter-out $(LIB_CLI) $(LIB_REPORT) $(LIB_DISPLAY) $(LIB_RELATION) $(LIB_REFERENCE),$(LIB_ALL)) $(wildcard $(LIB)/model/fused/*.cpp)
 # The comparison data (medner compare: seed spreads, bootstrap, significance) and the drawing (notebook 03
 # reading comparison.json): editing a figure or a table redraws without computing the statistics again.
 LIB_COMPARE := $(LIB_BASE) $(wildcard $(LIB)/comparison/*.py) $(filter-out $(LIB_CLI),$(wildcard $(LIB)/evaluation/*.py)) \
@@ -193,7 +199,7 @@ EMBEDDING_REPORTS := $(foreach e,$(EMBEDDINGS),$(foreach i,$(FOLD_IDS),$(CORPUS_
 # through `medner runs folders --make`), written to an included file that make remakes, and then
 # restarts, whenever the study's runs or the layout code change.
 RUNS_CONFIG := $(CORPUS_DIR)/.make/runs.txt
-RUNS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) results=$(abspath $(RESULTS)) embeddings=$(EMBEDDINGS) seeds=$(SEEDS) fractions=$(FRACTIONS) folds=$(FOLDS) relation_seeds=$(RELATION_SEEDS)
+RUNS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) results=$(abspath $(RESULTS)) embeddings=$(EMBEDDINGS) seeds=$(SEEDS) fractions=$(FRACTIONS) folds=$(FOLDS) relation_seeds=$(RELATION_SEEDS) references=$(REFERENCES) reference_embeddings=$(REFERENCE_EMBEDDINGS)
 RUN_FOLDERS := $(CORPUS_DIR)/.make/run-folders.mk
 ifneq ($(STUDY_GOALS),)
 ifneq ($(RUNS_CONFIG_TEXT),$(file <$(RUNS_CONFIG)))
@@ -201,12 +207,20 @@ $(shell mkdir -p '$(dir $(RUNS_CONFIG))')$(file >$(RUNS_CONFIG),$(RUNS_CONFIG_TE
 endif
 -include $(RUN_FOLDERS)
 endif
-$(RUN_FOLDERS): $(RUNS_CONFIG) $(LIB)/run_folder.py $(LIB)/corpus/registry.py | $(STAMP)
+$(RUN_FOLDERS): $(RUNS_CONFIG) $(LIB)/run_folder.py $(LIB)/study_order.py $(LIB)/corpus/registry.py | $(STAMP)
 	$(BIN)/medner runs folders '$(CORPUS)' $(if $(CORPUS_ABS),--path '$(CORPUS_ABS)') --results '$(abspath $(RESULTS))' \
-		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --fractions $(FRACTIONS) $(if $(FOLDS),--folds $(FOLDS)) --make > $@.$$$$.part \
+		--embeddings $(EMBEDDINGS) --seeds $(SEEDS) --fractions $(FRACTIONS) $(if $(FOLDS),--folds $(FOLDS)) \
+		$(if $(REFERENCES),--references $(REFERENCES) --reference-embeddings $(REFERENCE_EMBEDDINGS)) --make > $@.$$$$.part \
 		&& mv -f $@.$$$$.part $@
 run_dir = $(run_dir.$1.$2.$3.$4)
-RUN_DIRS := $(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(call run_dir,$e,$s,$f,$i)))))
+# The systems a study trains: its embeddings (the BiLSTM-CRF on their vectors), then the reference systems of
+# REFERENCES (finetune-bert, finetune-crf-bert, scratch-crf: named, with their kind and spec, by run-folders.mk).
+SYSTEMS = $(EMBEDDINGS) $(reference_systems)
+run_spec = $(or $(reference_embedding.$1),$1)
+# A study run reads its embedding's prepared vectors; a reference run trains on the words and reads none.
+run_inputs = $(if $(reference_kind.$1),$(LIB_REFERENCE),$(CORPUS_DIR)/embeddings/$1$(call fold_suffix,$2).json)
+run_what = -r embedding '$(call run_spec,$1)'$(if $(reference_kind.$1), -r kind '$(reference_kind.$1)')
+RUN_DIRS := $(foreach e,$(SYSTEMS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(call run_dir,$e,$s,$f,$i)))))
 RUN_METRICS := $(addsuffix /metrics.json,$(RUN_DIRS))
 ERROR_PAGES := $(addsuffix /errors.html,$(RUN_DIRS))
 # The relation study (RELATIONS=1, a corpus with relations, its own split): embedding x variant x seed, each
@@ -270,19 +284,20 @@ $(CORPUS_DIR)/embeddings/$1$(call fold_suffix,$2).json: $(NB)/01-embeddings.ipyn
 endef
 $(foreach e,$(EMBEDDINGS),$(foreach i,$(FOLD_IDS),$(eval $(call embedding_rule,$e,$i))))
 
-runs: $(STAMP) $(RUN_METRICS) ## Train every run (embedding x seed x fraction); each writes its metrics.json last
+runs: $(STAMP) $(RUN_METRICS) ## Train every run (embedding x seed x fraction, and the REFERENCES); each writes its metrics.json last
 
-# $1 embedding, $2 seed, $3 fraction, $4 fold (0: none): one run, executed by 02-train into its run folder.
+# $1 system (an embedding, or a reference system), $2 seed, $3 fraction, $4 fold (0: none): one run, executed by
+# 02-train into its run folder.
 define run_rule
-$(call run_dir,$1,$2,$3,$4)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(CORPUS_DIR)/embeddings/$1$(call fold_suffix,$4).json $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$1.yaml) | $(STAMP)
-	$$(call execute,$$<,$(call run_dir,$1,$2,$3,$4)/02-train.ipynb,$(CORPUS_PARAMS) -r embedding '$1' -p seed $2 -p fraction $3$(call fold_params,$4) -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines,RUN)
+$(call run_dir,$1,$2,$3,$4)/metrics.json: $(NB)/02-train.ipynb $(LIB_RUN) $(call run_inputs,$1,$4) $(TRAIN_CONFIG) $(CORPUS_CONFIG) $(wildcard embeddings/$(call run_spec,$1).yaml) | $(STAMP)
+	$$(call execute,$$<,$(call run_dir,$1,$2,$3,$4)/02-train.ipynb,$(CORPUS_PARAMS) $(call run_what,$1) -p seed $2 -p fraction $3$(call fold_params,$4) -p max_epochs $(EPOCHS) -p num_threads $$(RUN_THREADS) -r results_root '$(abspath $(RESULTS))' -p force True -p progress lines,RUN)
 	@test -f $$@ || { echo "$$@ was not written by 02-train" >&2; exit 1; }
 
 $(call run_dir,$1,$2,$3,$4)/errors.html: $(call run_dir,$1,$2,$3,$4)/metrics.json $(NB)/04-errors.ipynb $(LIB_ERRORS) | $(STAMP)
 	$$(call execute,$(NB)/04-errors.ipynb,$(call run_dir,$1,$2,$3,$4)/04-errors.ipynb,$(CORPUS_PARAMS) -r run_dir '$(abspath $(call run_dir,$1,$2,$3,$4))' -r page_path '$$(abspath $$@)' -p worst_n $(ERRORS_N))
 endef
 # A run's rules exist once its folder is known (the included run-folders.mk is read).
-$(foreach e,$(EMBEDDINGS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(if $(call run_dir,$e,$s,$f,$i),$(eval $(call run_rule,$e,$s,$f,$i)))))))
+$(foreach e,$(SYSTEMS),$(foreach s,$(SEEDS),$(foreach f,$(FRACTIONS),$(foreach i,$(FOLD_IDS),$(if $(call run_dir,$e,$s,$f,$i),$(eval $(call run_rule,$e,$s,$f,$i)))))))
 
 relations: $(STAMP) $(RELATION_METRICS) ## Train every relation run (embedding x pipeline/shared x seed) when the corpus has relations (RELATIONS=0: none)
 

@@ -60,6 +60,24 @@ def test_folds_make_one_embedding_preparation_and_one_run_per_fold_and_their_own
     assert "-p folds" not in unfolded and "--folds" not in unfolded and "fold-" not in unfolded  # no FOLDS, no folds
 
 
+def test_references_add_their_runs_for_every_seed_in_the_librarys_folders(tmp_path) -> None:
+    """REFERENCES: each reference system trained once per seed, by 02-train with its kind, into the folder the library
+    names; no embedding preparation for them; without REFERENCES the study's runs are as before."""
+    from medner.run_folder import RunFolder
+
+    dry = make("-n", "runs", "EMBEDDINGS=glove", "SEEDS=1 2", "REFERENCES=finetune finetune-crf scratch-crf",
+               "RELATIONS=0", root=tmp_path).stdout
+    for kind, embedding in (("finetune", "bert"), ("finetune-crf", "bert"), ("scratch-crf", "none")):
+        for seed in (1, 2):
+            folder = RunFolder.of(tmp_path / "results", "demo", embedding, seed, kind=kind).path
+            assert str(folder / "02-train.ipynb") in dry, f"no run writes into {folder}"
+        assert dry.count(f"-r embedding '{embedding}' -r kind '{kind}' -p seed") == 2
+    assert dry.count("notebooks/02-train.ipynb") == 2 + 6
+    assert "01-embeddings-bert" not in dry  # a reference run reads no vectors
+    plain = make("-n", "runs", "EMBEDDINGS=glove", "SEEDS=1 2", "RELATIONS=0", root=tmp_path).stdout
+    assert "-r kind" not in plain and plain.count("notebooks/02-train.ipynb") == 2
+
+
 def _files(root: Path) -> dict[Path, float]:
     return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
