@@ -404,11 +404,29 @@ def begin_relation_run(settings: RelationSettings, *, force: bool = False,
     return folder
 
 
+def finished_relation_metrics(folder: RelationFolder, settings: RelationSettings) -> dict:
+    """A finished relation run's metrics, after checking it was trained with the settings asked for now (as
+    :func:`medner.runs.finished_metrics` checks a NER run): window, loss weight, model options, compute."""
+    finished = folder.read_metrics()
+    config = finished.get("config", {})
+    recorded = {**config.get("model", {}), **config.get("training", {}), "window": config.get("window"),
+                "relation_loss_weight": config.get("relation_loss_weight")}
+    asked = {**settings.model, "implementation": settings.ner.implementation, "precision": settings.ner.precision,
+             "window": settings.window,
+             "relation_loss_weight": float(settings.relation_loss_weight) if settings.variant == "shared" else None}
+    for key, value in asked.items():
+        if recorded.get(key, value) != value:
+            raise ValueError(f"{folder.metrics_path}: the finished relation run was trained with {key}={recorded[key]!r}, "
+                             f"not {value!r}; retrain it with force=True (--force) or write to another results folder")
+    return finished
+
+
 def execute_relation_run(settings: RelationSettings, *, force: bool = False, progress: str = "auto") -> dict:
-    """Prepare, train, predict, score and write one relation run; a finished one is read back unless ``force``."""
+    """Prepare, train, predict, score and write one relation run; a finished one is read back unless ``force``
+    (an error when it was trained with other settings than ``settings``)."""
     folder = settings.folder()
     if folder.finished and not force:
-        return folder.read_metrics()
+        return finished_relation_metrics(folder, settings)
     folder = begin_relation_run(settings, force=True)
     try:
         inputs = prepare_relation_inputs(settings, progress=progress)
