@@ -105,6 +105,10 @@ def predict_folder(run_folder: str | Path, text_dir: str | Path, out: str | Path
         raise FileExistsError(f"{out}: expected a new or empty folder for the predictions")
     folder = RunFolder(run_folder)
     metrics = folder.read_metrics()
+    kind = metrics["run"].get("kind", "bilstm-crf")
+    if kind != "bilstm-crf":
+        raise ValueError(f"{folder.path}: a reference run ({kind}); medner predict tags with the study's BiLSTM-CRF "
+                         "runs only (a run of kind bilstm-crf)")
     model, checkpoint = load_model(folder)
     documents = read_texts(text_dir)
     sentences = [s for doc in documents for s in sentences_of(doc) if len(s) > 0]
