@@ -1,5 +1,6 @@
 """``medner bench`` (our trainer against flair's on PHEE), ``medner bench-embeddings`` (the embedding layer) and
-``medner bench-growth`` (the study's steps on growing corpora): development tools that measure; nothing in the
+``medner bench-growth`` (the study's steps on growing corpora) and ``medner bench-finetune`` (our fine-tuning
+epoch against the Hugging Face Trainer): development tools that measure; nothing in the
 study depends on them."""
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    """Add ``bench``, ``bench-embeddings`` and ``bench-growth`` to ``medner``."""
+    """Add ``bench``, ``bench-embeddings``, ``bench-growth`` and ``bench-finetune`` to ``medner``."""
     from medner.bench.embeddings import register_bench
+    from medner.bench.finetune import register_bench as register_finetune
     from medner.bench.growth import register_bench as register_growth
 
     bench = subparsers.add_parser(
@@ -40,3 +42,4 @@ def register(subparsers) -> None:
 
     register_bench(subparsers)
     register_growth(subparsers)
+    register_finetune(subparsers)

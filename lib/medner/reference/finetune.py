@@ -66,6 +66,8 @@ class FineTunedTagger(nn.Module):
                              f"has pooling={embedder.pooling!r}, layers={embedder.layers!r}")
         self.windows = embedder  # tokeniser and windowing; not a module, so not saved with the weights
         self.encoder = embedder.model
+        if getattr(self.encoder, "pooler", None) is not None:
+            self.encoder.pooler = None  # the sentence pooler reads [CLS] for sentence tasks: no part of tagging
         self.encoder.requires_grad_(True)
         hidden = int(embedder.dim)
         self.config = {"encoder": embedder.source, "hidden_size": hidden, "n_tags": n_tags, "use_crf": use_crf,
@@ -103,7 +105,7 @@ class FineTunedTagger(nn.Module):
             offsets.extend([b * seq_len] * len(sentence_pieces))
         input_ids, attention_mask, rows, targets = self.windows.encoder_inputs(pieces)
         # every kept row goes to its word's place in the padded (batch * seq_len) grid
-        shift = torch.repeat_interleave(torch.tensor(offsets), torch.tensor([len(p.rows) for p in pieces]))
+        shift = torch.repeat_interleave(torch.tensor(offsets), torch.tensor([len(p.rows) for p in pieces])).to(rows.device)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         # shape: (kept rows, hidden)
         selected = hidden.reshape(-1, hidden.size(-1)).index_select(0, rows)

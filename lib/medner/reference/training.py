@@ -61,7 +61,7 @@ def linear_schedule(step: int, total_steps: int, warmup_share: float) -> float:
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
 
-def _optimiser(model, config: ReferenceTrainingConfig) -> torch.optim.AdamW:
+def optimiser_of(model, config: ReferenceTrainingConfig) -> torch.optim.AdamW:
     """AdamW over four groups: encoder and head, each with and without weight decay (biases and norms have none)."""
     head = {id(p) for p in model.head_parameters()}
     groups: dict[tuple[bool, bool], list] = {(h, d): [] for h in (False, True) for d in (False, True)}
@@ -95,15 +95,19 @@ def predict_reference(model, examples: Sequence, lengths: np.ndarray, *, batch_s
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             lengths_t, mask, _ = _padded(lengths[idx], None)
+            mask = mask.to(next(model.parameters()).device)
             for i, tags in zip(idx, model.predict([examples[i] for i in idx], lengths_t, mask)):
                 predicted[i] = tags
     return predicted  # type: ignore[return-value]
 
 
-def _train_epoch(model, optimiser, examples, lengths, tags, batches, step: int, total_steps: int,
-                 config: ReferenceTrainingConfig) -> tuple[float, int]:
-    """One pass over ``batches``; returns the summed loss and the next step's index."""
+def train_epoch(model, optimiser, examples, lengths, tags, batches, step: int, total_steps: int,
+                config: ReferenceTrainingConfig) -> tuple[float, int]:
+    """One pass over ``batches`` (lists of sentence indices), the learning rate following the schedule from
+    ``step`` of ``total_steps``; returns the summed loss and the next step's index. Tags and masks go to the
+    model's device; lengths stay on the CPU, where packing wants them."""
     model.train()
+    device = next(model.parameters()).device
     peaks = [group["lr"] for group in optimiser.param_groups]
     total = 0.0
     for batch in batches:
@@ -111,6 +115,7 @@ def _train_epoch(model, optimiser, examples, lengths, tags, batches, step: int, 
         for group, peak in zip(optimiser.param_groups, peaks):
             group["lr"] = peak * factor
         lengths_t, mask, gold = _padded(lengths[batch], [tags[i] for i in batch])
+        mask, gold = mask.to(device), gold.to(device)
         optimiser.zero_grad(set_to_none=True)
         summed = model.loss([examples[i] for i in batch], lengths_t, mask, gold)
         (summed / mask.sum()).backward()
@@ -151,14 +156,14 @@ def _train(model, train_sentences, train_tags, dev_sentences, dev_scorer, config
     examples, dev_examples = model.examples(train_sentences), model.examples(dev_sentences)
     lengths = np.array([len(s) for s in train_sentences], dtype=np.int64)
     dev_lengths = np.array([len(s) for s in dev_sentences], dtype=np.int64)
-    optimiser = _optimiser(model, config)
+    optimiser = optimiser_of(model, config)
     total_steps = config.max_epochs * math.ceil(len(examples) / config.batch_size)
     best = (-1.0, 0, copy.deepcopy(model.state_dict()))
     history, step, train_seconds, started = [], 0, 0.0, time.perf_counter()
     for epoch in range(1, config.max_epochs + 1):
         start = time.perf_counter()
         batches = length_bucketed_batches(lengths, config.batch_size, config.pool_batches, rng)
-        loss, step = _train_epoch(model, optimiser, examples, lengths, train_tags, batches, step, total_steps, config)
+        loss, step = train_epoch(model, optimiser, examples, lengths, train_tags, batches, step, total_steps, config)
         train_seconds += time.perf_counter() - start
         dev_f1 = float(dev_scorer(predict_reference(model, dev_examples, dev_lengths, batch_size=config.eval_batch_size)))
         rate = config.learning_rate * linear_schedule(step - 1, total_steps, config.warmup_share)  # at the epoch's end
