@@ -38,6 +38,8 @@ CASES = [
     ("04-errors", {"embedding": "word2vec"}, "embedding: expected one of "),
     ("04-errors", {"seed": -1}, "seed: expected an integer >= 0; given -1"),
     ("04-errors", {"worst_n": 2.5}, "worst_n: expected an integer; given 2.5 (a float)"),
+    ("05-relations", {"variant": "joint"}, "variant: expected one of pipeline, shared; given 'joint'"),
+    ("05-relations", {"window": -1}, "window: expected a number of sentences >= 0; given -1"),
 ]
 
 

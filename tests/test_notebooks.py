@@ -1,6 +1,6 @@
 """papermill really executes every study notebook on tiny parameters, and the files each writes are checked.
 
-The notebooks run in the order the study runs them (00, 01, 02, 04, 03) with their
+The notebooks run in the order the study runs them (00, 01, 02, 04, 05 for both variants, 03) with their
 committed defaults (tiny demo corpus, GloVe, two epochs), every path pointed into a
 temporary folder. One module-scoped fixture executes them all once.
 """
@@ -18,7 +18,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 pytestmark = pytest.mark.slow
 #: Notebooks with a ``progress`` parameter: batch mode prints one line per step.
-WITH_PROGRESS = {"01-embeddings.ipynb", "02-train.ipynb", "03-compare.ipynb"}
+WITH_PROGRESS = {"01-embeddings.ipynb", "02-train.ipynb", "03-compare.ipynb", "05-relations.ipynb"}
 
 
 def execute(name: str, out_dir: Path, **parameters) -> nbformat.NotebookNode:
@@ -53,6 +53,9 @@ def executed(tmp_path_factory) -> dict:
             "01": execute("01-embeddings.ipynb", out),
             "02": execute("02-train.ipynb", out, results_root=str(results)),
             "04": execute("04-errors.ipynb", out, results_root=str(results), worst_n=3),
+            # the pipeline builds on 02's run; 03 then draws the relation table and figures
+            **{f"05-{variant}": execute("05-relations.ipynb", tmp_path_factory.mktemp(f"executed-{variant}"),
+                                        results_root=str(results), variant=variant) for variant in ("pipeline", "shared")},
             "03": execute("03-compare.ipynb", out, results_root=str(results), n_boot=50, n_shuffles=50),
         }
     finally:
@@ -98,12 +101,27 @@ def test_04_errors_writes_the_static_page_of_the_worst_documents(executed) -> No
     assert 'name="kind" value="missed"' in page
 
 
+def test_05_relations_writes_a_run_folder_for_each_variant(executed) -> None:
+    ner_run = executed["results"] / "demo" / "glove" / "seed-1"
+    for variant in ("pipeline", "shared"):
+        run = executed["results"] / "demo" / "relations" / "glove" / variant / "seed-1"
+        metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["run"]["variant"] == variant and metrics["cost"]["epochs"] <= 2
+        assert metrics["ner"]["source"] == (str(ner_run) if variant == "pipeline" else "shared")
+        assert list((run / "predictions" / "gold-entities").glob("*.ann"))
+        assert list((run / "predictions" / "end-to-end").glob("*.ann"))
+        assert f"glove / {variant} / seed 1: test relation strict micro-F1" in text_of(executed["notebooks"][f"05-{variant}"])
+
+
 def test_03_compare_writes_tables_and_figures(executed) -> None:
     figures = executed["root"] / "figures" / "demo"
     listed = [Path(p) for p in (figures / "files.txt").read_text(encoding="utf-8").split()]
     assert listed and all(p.is_file() for p in listed)
     assert (figures / "summary.csv").is_file() and (figures / "main-results.md").is_file()
     assert any(p.suffix == ".png" for p in listed)
+    # the relation runs of 05: their table and figures 9 and 10
+    names = {p.name for p in listed}
+    assert {"relation-results.md", "09-relation-per-type.png", "10-relation-sharing.png"} <= names
 
 
 def test_validation_cell_names_what_was_expected_and_given(tmp_path) -> None:

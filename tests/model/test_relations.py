@@ -69,9 +69,13 @@ def test_head_scores_are_the_hand_computed_features_of_mean_pooled_arguments():
     torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(torch.stack(expected), given.gold, reduction="sum"))
 
 
+def columns(given: PairBatch) -> list[torch.Tensor]:
+    return [given.attribute_first, given.attribute_last, given.drug_first, given.drug_last, given.attribute_label,
+            given.distance, given.sentences_apart, given.gold]
+
+
 def given_rows(given: PairBatch) -> list[list[int]]:
-    return torch.stack([given.attribute_first, given.attribute_last, given.drug_first, given.drug_last,
-                        given.attribute_label, given.distance, given.sentences_apart, given.gold], 1).tolist()
+    return torch.stack(columns(given), 1).tolist()
 
 
 def test_allowed_classes_are_the_only_ones_decoded():
@@ -177,3 +181,17 @@ def test_trainable_parameters_count_encoder_and_heads():
     pipeline = RelationExtractor(DIM, N_LABELS, N_TYPES, hidden_size=4)
     crf = sum(p.numel() for p in shared.head.parameters())
     assert shared.trainable_parameters() == pipeline.trainable_parameters() + crf
+
+
+def test_a_pairs_scores_do_not_depend_on_the_sentences_batched_before_it():
+    """The head pools through a running sum over the whole batch: the same sentence alone or after others gives the
+    same scores (to float32 rounding), so a document's classes do not depend on its batch."""
+    x, lengths, mask, _ = batch(lengths=(40, 30, 5))
+    torch.manual_seed(0)
+    model = RelationExtractor(DIM, N_LABELS, N_TYPES, hidden_size=16).eval()
+    last = pairs(((71, 72, 70, 70, 0, 1, 0, 0), (74, 74, 70, 71, 1, 2, 0, 0)))  # pairs of the third sentence
+    alone = PairBatch(*(column - 70 if i < 4 else column for i, column in enumerate(columns(last))))
+    with torch.no_grad():
+        together = model.relation_head.scores(model.rows(x, lengths, mask)[1], last)
+        by_itself = model.relation_head.scores(model.rows(x[2:, :5], lengths[2:], mask[2:, :5])[1], alone)
+    torch.testing.assert_close(together, by_itself, rtol=0, atol=1e-5)
