@@ -38,7 +38,7 @@ from medner.corpus.candidates import Candidate, candidate_pairs
 from medner.corpus.document import Document, Relation, Sentence
 from medner.model.relations import MAX_SENTENCE_DISTANCE, PairBatch, distance_bucket
 from medner.training import (EpochRecord, PackedVectors, TrainingConfig, TrainingResult, _epoch_bar, _PlateauSchedule,
-                             _report_epoch, clip_gradients, loops_of, set_seeds, step_products_of)
+                             _report_epoch, loops_of, optimise, set_seeds, step_products_of)
 
 #: The columns of :attr:`DocumentPairs.arrays`, in order (the fields of :class:`PairBatch`).
 PAIR_FIELDS: tuple[str, ...] = ("attribute_first", "attribute_last", "drug_first", "drug_last", "attribute_label",
@@ -263,10 +263,7 @@ def _epoch(model, optimiser, vectors: PackedVectors, layout: Layout, batches, tr
         x, lengths, mask, positions = vectors.batch(sentences)
         optimiser.zero_grad(set_to_none=True)
         loss = model.loss(x, lengths, mask, pairs, None if train_tags is None else train_tags[positions])
-        loss.backward()
-        clip_gradients(model.parameters(), config.max_grad_norm)
-        optimiser.step()
-        total += loss.item()
+        total += optimise(model, optimiser, loss, config.max_grad_norm)
         if bar is not None:
             bar.update(1)
     return total

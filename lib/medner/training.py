@@ -358,14 +358,19 @@ def _train_epoch(model, optimiser, train: PackedVectors, flat_tags: torch.Tensor
     # padding the whole epoch up front wrote (and page-faulted) a fresh copy of the training set.
     for x, lengths, mask, positions in map(train.batch, batches):
         optimiser.zero_grad(set_to_none=True)
-        loss = model.loss(x, lengths, mask, flat_tags[positions])
-        loss.backward()
-        clip_gradients(model.parameters(), config.max_grad_norm)
-        optimiser.step()
-        total_loss += loss.item()
+        total_loss += optimise(model, optimiser, model.loss(x, lengths, mask, flat_tags[positions]), config.max_grad_norm)
         if bar is not None:
             bar.update(1)
     return total_loss
+
+
+def optimise(model, optimiser: torch.optim.Optimizer, loss: torch.Tensor, max_grad_norm: float) -> float:
+    """One SGD step on ``loss`` (gradients cleared before it was computed): backward, flair's gradient clipping,
+    the step; returns the loss as a number."""
+    loss.backward()
+    clip_gradients(model.parameters(), max_grad_norm)
+    optimiser.step()
+    return loss.item()
 
 
 def _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mode, log, threads) -> TrainingResult:

@@ -34,3 +34,15 @@ def check_compute(implementation: str, precision: str) -> None:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "bfloat16" and implementation != "fused":
         raise ValueError("precision='bfloat16' needs implementation='fused'; nn.LSTM computes in float32")
+
+
+def apply_compute(model, implementation: str, precision: str):
+    """Set ``implementation`` and ``precision`` on every submodule of ``model`` that has them (the encoder's LSTM,
+    the CRF); returns ``model``. The parameters do not change."""
+    check_compute(implementation, precision)
+    for module in model.modules():
+        if hasattr(module, "implementation"):
+            module.implementation = implementation
+        if hasattr(module, "precision"):
+            module.precision = precision
+    return model

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from medner.model.compute import check_compute
+from medner.model.compute import apply_compute
 from medner.model.encoder import BiLSTMEncoder
 from medner.model.heads import CRFHead
 
@@ -159,13 +159,7 @@ class _EncoderModel(nn.Module):
 
     def set_compute(self, implementation: str = "fused", precision: str = "float32") -> _EncoderModel:
         """Compute with ``implementation`` at ``precision`` from now on (as ``BiLSTMCRFTagger.set_compute``)."""
-        check_compute(implementation, precision)
-        for module in self.modules():
-            if hasattr(module, "implementation"):
-                module.implementation = implementation
-            if hasattr(module, "precision"):
-                module.precision = precision
-        return self
+        return apply_compute(self, implementation, precision)
 
     @property
     def compute(self) -> dict[str, str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from medner.model.compute import check_compute
+from medner.model.compute import apply_compute
 from medner.model.encoder import BiLSTMEncoder
 from medner.model.heads import CRFHead, SoftmaxHead
 
@@ -70,13 +70,7 @@ class BiLSTMCRFTagger(nn.Module):
     def set_compute(self, implementation: str = "fused", precision: str = "float32") -> BiLSTMCRFTagger:
         """Compute with ``implementation`` (``"fused"`` or ``"nn.LSTM"``) at ``precision`` from now on;
         returns the tagger. The parameters do not change (see :mod:`medner.model.compute`)."""
-        check_compute(implementation, precision)
-        for module in self.modules():
-            if hasattr(module, "implementation"):
-                module.implementation = implementation
-            if hasattr(module, "precision"):
-                module.precision = precision
-        return self
+        return apply_compute(self, implementation, precision)
 
     @property
     def compute(self) -> dict[str, str]:
