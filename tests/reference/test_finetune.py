@@ -31,8 +31,7 @@ def _states(tagger, sentences):
     tagger.eval()
     lengths = torch.tensor([len(s) for s in sentences])
     with torch.no_grad():
-        packed = tagger.states(tagger.examples(sentences), lengths)
-        padded, _ = torch.nn.utils.rnn.pad_packed_sequence(packed, batch_first=True)
+        padded = tagger.states(tagger.examples(sentences), lengths)
     return [padded[b, : len(s)].numpy() for b, s in enumerate(sentences)]
 
 

@@ -127,8 +127,10 @@ def theirs(model_dir: str, words, tags, n_tags: int, *, epochs: int, batch_size:
     with tempfile.TemporaryDirectory() as scratch:
         arguments = TrainingArguments(
             output_dir=scratch, per_device_train_batch_size=batch_size, learning_rate=1e-4, weight_decay=1e-5,
-            warmup_ratio=0.1, lr_scheduler_type="linear", num_train_epochs=epochs, max_grad_norm=1.0, seed=seed,
-            eval_strategy="no", save_strategy="no", logging_strategy="no", report_to=[], disable_tqdm=True,
+            # ours: 10% of the steps, rounded up (warm-up as a number of steps reads the same in transformers 4 and 5)
+            warmup_steps=math.ceil(0.1 * epochs * math.ceil(len(features) / batch_size)), lr_scheduler_type="linear",
+            num_train_epochs=epochs, max_grad_norm=1.0, seed=seed,
+            eval_strategy="no", save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
             dataloader_num_workers=0, use_cpu=device.type != "cuda", bf16=device.type == "cuda")
         trainer = Trainer(model=model, args=arguments, train_dataset=features,
                           data_collator=DataCollatorForTokenClassification(tokenizer), callbacks=[EpochClock()])

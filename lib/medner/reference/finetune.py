@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from medner.model.compute import check_compute
 from medner.model.heads import CRFHead, SoftmaxHead
@@ -92,11 +91,11 @@ class FineTunedTagger(nn.Module):
         """What the tagger reads of each sentence: its pieces (tokenised once, before training)."""
         return self.windows.word_pieces([list(words) for words in sentences])
 
-    def states(self, examples: Sequence[list], lengths: torch.Tensor) -> PackedSequence:
-        """Word states of a batch of sentences, packed as the heads take them.
+    def states(self, examples: Sequence[list], lengths: torch.Tensor) -> torch.Tensor:
+        """Word states of a batch of sentences, padded, shape (batch, seq_len, hidden), as the heads take them
+        (rows beyond a sentence's length are zero).
 
-        ``examples``: the pieces of each sentence (:meth:`examples`); ``lengths`` (batch,) int64 words per
-        sentence. Returns a PackedSequence whose ``.data`` has shape (words, hidden).
+        ``examples``: the pieces of each sentence (:meth:`examples`); ``lengths`` (batch,) int64 words per sentence.
         """
         seq_len = int(lengths.max())
         pieces, offsets = [], []
@@ -110,8 +109,7 @@ class FineTunedTagger(nn.Module):
         # shape: (kept rows, hidden)
         selected = hidden.reshape(-1, hidden.size(-1)).index_select(0, rows)
         grid = selected.new_zeros(len(examples) * seq_len, hidden.size(-1)).index_copy(0, targets + shift, selected)
-        padded = self.dropout(grid.view(len(examples), seq_len, -1))
-        return pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+        return self.dropout(grid.view(len(examples), seq_len, -1))
 
     def loss(self, examples: Sequence[list], lengths: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         """The head's loss summed over the batch (a scalar); ``mask`` and ``tags`` shape (batch, seq_len)."""

@@ -31,7 +31,6 @@ from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from medner.model.compute import check_compute
 from medner.model.heads import CRFHead, SoftmaxHead
@@ -123,8 +122,9 @@ class TransformerCRFTagger(nn.Module):
         """The word ids of each sentence (looked up once, before training)."""
         return [self.vocabulary.encode(words) for words in sentences]
 
-    def states(self, examples: Sequence[torch.Tensor], lengths: torch.Tensor) -> PackedSequence:
-        """Encoder states of a batch, packed as the heads take them; ``lengths`` (batch,) int64 on the CPU."""
+    def states(self, examples: Sequence[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
+        """Encoder states of a batch, padded, shape (batch, seq_len, d_model), as the heads take them (rows beyond
+        a sentence's length are meaningless); ``lengths`` (batch,) int64 on the CPU."""
         seq_len, d_model = int(lengths.max()), self.config["d_model"]
         ids = torch.zeros(len(examples), seq_len, dtype=torch.int64)
         for b, row in enumerate(examples):
@@ -132,8 +132,7 @@ class TransformerCRFTagger(nn.Module):
         padding = torch.arange(seq_len).unsqueeze(0) >= lengths.unsqueeze(1)  # shape: (batch, seq_len)
         # shape: (batch, seq_len, d_model)
         x = self.embeddings(ids) * math.sqrt(d_model) + sinusoidal_positions(seq_len, d_model)
-        states = self.encoder(self.dropout(x), src_key_padding_mask=padding)
-        return pack_padded_sequence(states, lengths, batch_first=True, enforce_sorted=False)
+        return self.encoder(self.dropout(x), src_key_padding_mask=padding)
 
     def loss(self, examples: Sequence[torch.Tensor], lengths: torch.Tensor, mask: torch.Tensor,
              tags: torch.Tensor) -> torch.Tensor:
