@@ -47,6 +47,24 @@ def relation_rows(metrics: Mapping[str, Any], split: str = "test") -> list[dict[
     return rows
 
 
+def relation_reach_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per split and relation type of a relation run: gold relations, those the candidate pairs reach, those they
+    cannot (and why), those whose argument the tagging policy drops (out of an end-to-end system's reach) and
+    those whose argument covers no token."""
+    corpus = metrics["corpus"]
+    rows = []
+    for split, reach in corpus["candidate_reach"].items():
+        tagging = corpus["tagging"].get(split, {})
+        unrepresented = corpus["unrepresented_gold"].get(split, {})
+        for relation_type, counts in reach["per_type"].items():
+            dropped = sum(v for k, v in tagging.get("per_type", {}).get(relation_type, {}).items() if k.startswith("dropped_"))
+            rows.append({"split": split, "type": relation_type, "gold": counts["gold"], "reached": counts["reached"],
+                         "outside window": counts["outside_window"], "not attribute-drug": counts["not_attribute_drug"],
+                         "argument dropped by tagging": dropped,
+                         "argument on no token": unrepresented.get(f"relation {relation_type}", 0)})
+    return rows
+
+
 def tagging_drop_rows(stats: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per split and label: gold entities, kept, and dropped per reason, from :func:`corpus_statistics` output.
 
