@@ -102,7 +102,7 @@ export TQDM_MININTERVAL ?= 30
 
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
-.PHONY: all corpus embeddings runs errors compare figures lab clean distclean bench bench-growth strip check-notebooks variables
+.PHONY: all corpus embeddings runs errors compare figures lab clean distclean bench bench-finetune bench-growth strip check-notebooks variables
 
 variables: ## Show the study's variables, RUNNER=slurm's too (set them on the command line: make all SEEDS="1 2")
 	@$(foreach v,$(STUDY_VARIABLES),printf '  %-16s = %-28s %s\n' '$v' '$($v)' '$(VARIABLE_HELP_$v)';)
@@ -152,7 +152,7 @@ CORPUS_CONFIG := $(CORPUS_DIR)/.make/corpus.txt
 TRAIN_CONFIG := $(CORPUS_DIR)/.make/train.txt
 CORPUS_CONFIG_TEXT := corpus=$(CORPUS) path=$(CORPUS_ABS) label_map=$(LABEL_MAP_ABS) demo_size=$(DEMO_SIZE)
 TRAIN_CONFIG_TEXT := epochs=$(EPOCHS)
-STUDY_GOALS := $(filter-out help variables setup test lab clean distclean bench bench-growth strip check-notebooks,$(or $(MAKECMDGOALS),all))
+STUDY_GOALS := $(filter-out help variables setup test lab clean distclean bench bench-finetune bench-growth strip check-notebooks,$(or $(MAKECMDGOALS),all))
 ifneq ($(STUDY_GOALS),)
 ifneq ($(CORPUS_CONFIG_TEXT),$(file <$(CORPUS_CONFIG)))
 $(shell mkdir -p '$(dir $(CORPUS_CONFIG))')$(file >$(CORPUS_CONFIG),$(CORPUS_CONFIG_TEXT))
@@ -336,6 +336,9 @@ lab: $(STAMP) ## Start JupyterLab on the notebooks
 bench: $(STAMP) ## Benchmarks on PHEE: training speed vs flair's own trainer (both on THREADS threads), BERT embedder vs a bare forward pass, cache
 	$(BIN)/medner bench --threads $(RUN_THREADS) --out $(RESULTS)/bench/training.json
 	$(BIN)/medner bench-embeddings --out $(RESULTS)/bench/embeddings.json
+
+bench-finetune: $(STAMP) ## Fine-tuning speed: our epoch vs the Hugging Face Trainer, same model, sentences, batch and threads (THREADS; GPU when present)
+	$(BIN)/medner bench-finetune --threads $(RUN_THREADS) --out $(RESULTS)/bench/finetune.json
 
 bench-growth: $(STAMP) ## How the steps grow: corpus report, GloVe preparation and a 2-epoch run on demo corpora of 1x, 3x, 10x PHEE's tokens (seconds, peak MiB, exponent)
 	$(BIN)/medner bench-growth --out $(RESULTS)/bench/growth.json
