@@ -33,7 +33,8 @@ from medner.model.heads import CRFHead, SoftmaxHead
 def fine_tuning_embedder(spec, *, device: str | None = None):
     """The windowing and the encoder of a ``bert`` spec, set up for fine-tuning: each word read from its first
     subword in the last layer (whatever the spec's ``layers`` and ``pooling``, which describe frozen features);
-    the spec's ``max_length`` and ``stride`` kept. A spec of another family is a ValueError."""
+    the spec's ``max_length`` and ``stride`` kept; on ``device``, a GPU when one is present (as the frozen
+    embedder). A spec of another family is a ValueError."""
     from medner.embeddings.specs import MINILM
     from medner.embeddings.transformer import TransformerEmbedder, minilm_path
 
@@ -42,8 +43,7 @@ def fine_tuning_embedder(spec, *, device: str | None = None):
                          f"{spec.family!r}")
     options = {key: spec.options[key] for key in ("max_length", "stride") if key in spec.options}
     source = str(minilm_path()) if spec.source == MINILM else spec.source
-    return TransformerEmbedder(source, name=spec.name, layers="last", pooling="first", device=device or "cpu",
-                               **options)
+    return TransformerEmbedder(source, name=spec.name, layers="last", pooling="first", device=device, **options)
 
 
 class FineTunedTagger(nn.Module):
@@ -70,9 +70,10 @@ class FineTunedTagger(nn.Module):
         self.encoder.requires_grad_(True)
         hidden = int(embedder.dim)
         self.config = {"encoder": embedder.source, "hidden_size": hidden, "n_tags": n_tags, "use_crf": use_crf,
-                       "dropout": dropout, "max_length": embedder.max_length, "stride": embedder.stride}
+                       "dropout": dropout, "max_length": embedder.max_length, "stride": embedder.stride,
+                       "device": embedder.device.type}
         self.dropout = nn.Dropout(dropout)
-        self.head = (CRFHead if use_crf else SoftmaxHead)(hidden, n_tags)
+        self.head = (CRFHead if use_crf else SoftmaxHead)(hidden, n_tags).to(embedder.device)
 
     @property
     def compute(self) -> dict[str, str]:
