@@ -88,7 +88,11 @@ def test_the_table_and_both_figures_are_written(section, tmp_path):
     written = relation_figures.write_relation_table(section, tmp_path / "relation-results", corpus="demo")
     assert sorted(p.name for p in written) == ["relation-results.md", "relation-results.tex"]
     markdown = (tmp_path / "relation-results.md").read_text(encoding="utf-8")
-    assert "| glove" in markdown and "pipeline" in markdown and "shared" in markdown and "(p " in markdown
+    assert "| glove" in markdown and "pipeline" in markdown and "shared" in markdown
+    for test in section["significance"]:  # each seed's difference pipeline - shared and its p-value, in the shared row
+        overall = test["overall"]
+        shown = "; ".join(f"{100 * d:+.1f} p {p:.3f}" for d, p in zip(overall["deltas"], overall["p_values"]))
+        assert f"{overall['n_significant']}/{overall['n_seeds']} ({shown})" in markdown
     for name, draw in (("09-relation-per-type", relation_figures.plot_relation_per_type),
                        ("10-relation-sharing", relation_figures.plot_relation_sharing)):
         stem = tmp_path / name

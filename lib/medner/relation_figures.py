@@ -26,8 +26,8 @@ def _significance_of(section: Mapping[str, Any], embedding: str, setting: str) -
     for test in section.get("significance", []):
         if test["embedding"] == embedding and test["setting"] == setting:
             overall = test["overall"]
-            ps = ", ".join(f"{p:.3f}" for p in overall["p_values"])
-            return f"{overall['n_significant']}/{overall['n_seeds']} (p {ps})"
+            seeds = "; ".join(f"{100 * d:+.1f} p {p:.3f}" for d, p in zip(overall["deltas"], overall["p_values"]))
+            return f"{overall['n_significant']}/{overall['n_seeds']} ({seeds})"
     return "–"
 
 
@@ -60,7 +60,8 @@ RELATION_TABLE_NOTE = (
     "gold entities and end to end (entities from the variant's own NER); NER F1: strict micro. Mean ± sample sd over "
     "seeds. Pipeline: the NER run plus a relation model with its own encoder (parameters and seconds summed, memory "
     "the larger peak); shared: one encoder with both heads. p < α: seeds where pipeline and shared differ "
-    "(paired approximate randomisation on relation counts, strict micro-F1), with each seed's p-value.")
+    "(paired approximate randomisation on relation counts, strict micro-F1), then each seed's difference pipeline "
+    "minus shared in points and its p-value.")
 
 
 def relation_table_markdown(section: Mapping[str, Any], *, corpus: str) -> str:
