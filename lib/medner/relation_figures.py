@@ -142,7 +142,7 @@ def plot_relation_sharing(section: Mapping[str, Any], stem: str | Path, *, title
               ("trained parameters (M)", lambda r: r["cost"]["trainable_parameters"], 1e-6),
               ("training seconds", lambda r: r["cost"]["training_seconds"], 1.0),
               ("peak memory (MiB)", lambda r: r["cost"]["peak_rss_mb"], 1.0)]
-    with styled_figure(stem, 11.0, 3.2) as figure:
+    with styled_figure(stem, 12.0, 3.6) as figure:
         for axes, (name, value, scale) in zip(figure.subplots(1, len(panels)), panels):
             for j, key in enumerate(slots):
                 spread = value(rows[key])
@@ -150,7 +150,7 @@ def plot_relation_sharing(section: Mapping[str, Any], stem: str | Path, *, title
                     spread = {**spread, "values": [v * scale / 100 for v in spread["values"]],
                               "mean": spread["mean"] * scale / 100, "sd": spread["sd"] * scale / 100}
                 _draw_spread(axes, j, spread, colours[key[0]], VARIANT_MARKERS[key[1]], 0.8)
-            axes.set_xticks(range(len(slots)), [f"{e}\n{v}" for e, v in slots], fontsize=7)
+            axes.set_xticks(range(len(slots)), [f"{e} {v}" for e, v in slots], fontsize=7, rotation=45, ha="right")
             axes.set_title(name, fontsize=9)
         _legend(figure, section, title)
     return _paths(stem)
