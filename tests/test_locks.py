@@ -232,12 +232,12 @@ def test_two_make_all_at_once_finish_build_each_step_once_and_give_one_study_s_n
     both = "\n".join(output.read_text(encoding="utf-8") for output in outputs)
     (tmp_path / "make.log").write_text(both, encoding="utf-8")
     assert [make.returncode for make in makes] == [0, 0], both[-6000:]
-    # Each step ran once, in one of the two: a notebook each (corpus, 2 embeddings, 2 runs, 2 error pages, the
-    # figures), the comparison's data, and each run's 2 epochs; the other make waited for it or found it built.
+    # Each step ran once, in one of the two: a notebook each (corpus, 2 embeddings, 2 runs, 4 relation runs, 2 error
+    # pages, the figures), the comparison's data, and each run's 2 epochs; the other make waited for it or found it built.
     executed = Counter(re.findall(r"^Output Notebook: +(\S+)$", both, flags=re.M))
-    assert len(executed) == 8 and set(executed.values()) == {1}, executed
+    assert len(executed) == 12 and set(executed.values()) == {1}, executed
     assert len(re.findall(r"comparison\.json: \d+ runs of ", both)) == 1
-    assert len(re.findall(r"^epoch +\d+ ", both, flags=re.M)) == 4
+    assert len(re.findall(r"^epoch +\d+ ", both, flags=re.M)) == 12  # 2 runs and 4 relation runs
     assert "not building it again" in both
     summary = Path("figures", "demo", "summary.csv")
     assert (root / summary).read_bytes() == (reference / summary).read_bytes()

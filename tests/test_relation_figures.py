@@ -13,7 +13,7 @@ from medner.corpus.registry import load_corpus
 from medner.report_folder import NotDrawable
 from resources.comparison.fake_study import write_fake_study
 from test_figures import assert_figure_files
-from tiny_relations import DEMO_SIZE, medner_root, tiny_relation_study
+from tiny_relations import DEMO_SIZE, shared_tiny_study
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """(results root, {variant: metrics}, gold test documents); the runs are those of test_relation_runs when it ran."""
-    root = tmp_path_factory.getbasetemp() / "tiny-relations"
-    root.mkdir(exist_ok=True)
-    with medner_root(root):
-        metrics = tiny_relation_study(root)
+    with shared_tiny_study(tmp_path_factory) as (root, metrics):
         yield root / "results", metrics, load_corpus("demo", demo_size=DEMO_SIZE).splits["test"]
 
 

@@ -18,7 +18,7 @@ from medner.relation_runs import (SCORED, SETTINGS, VARIANTS, RelationFolder, Re
                                   find_relation_runs)
 from medner.run_folder import RunFolder
 from medner.runs import RunSettings
-from tiny_relations import DEMO_SIZE, folder_of, medner_root, ner_settings, relation_settings, tiny_relation_study
+from tiny_relations import DEMO_SIZE, folder_of, ner_settings, relation_settings, shared_tiny_study
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +26,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """(root, {variant: metrics}) with MEDNER_ROOT at root for the whole module."""
-    root = tmp_path_factory.getbasetemp() / "tiny-relations"
-    root.mkdir(exist_ok=True)
-    with medner_root(root):
-        yield root, tiny_relation_study(root)
+    with shared_tiny_study(tmp_path_factory) as study:
+        yield study
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,8 @@ def test_runner_slurm_runs_the_same_papermill_commands_as_jobs(tmp_path) -> None
     without_job = [re.sub(r" -- \S+ -m medner\.slurm run .*? -- ", " -- ", line) for line in slurm]
     assert sorted(without_job) == sorted(local)
     assert all(" -m medner.locks build " in line.split(" -- ")[0] for line in jobs)
-    assert len(jobs) == 4 and all(re.search(r"notebooks/0[12]-", line) for line in jobs)
+    # 2 embedding preparations, 2 runs and 4 relation runs (2 embeddings x pipeline, shared)
+    assert len(jobs) == 8 and all(re.search(r"notebooks/0[125]-", line) for line in jobs)
     run = next(line for line in jobs if "notebooks/02-train" in line)
     assert "--name 'demo/glove/seed-1/02-train'" in run or "--name 'demo/bert/seed-1/02-train'" in run
     assert re.search(r"--log '\S+/demo/(glove|bert)/seed-1/02-train\.slurm-%j\.log'", run)
@@ -176,7 +177,8 @@ def test_every_heavy_step_ran_as_a_slurm_job(slurm_study, cluster) -> None:
     log = (root / "make.log").read_text(encoding="utf-8")
     jobs = submitted(log)
     expected = ({f"demo/embeddings/01-embeddings-{e}" for e in EMBEDDINGS}
-                | {f"demo/{e}/seed-1/02-train" for e in EMBEDDINGS})
+                | {f"demo/{e}/seed-1/02-train" for e in EMBEDDINGS}
+                | {f"demo/relations/{e}/{v}/seed-1/05-relations" for e in EMBEDDINGS for v in ("pipeline", "shared")})
     slurm_lines = "\n".join(line for line in log.splitlines() if "slurm: " in line)
     assert set(jobs) == expected, slurm_lines  # the corpus report, error pages and comparison stay local
     ended = cluster.ended_jobs()
@@ -278,7 +280,8 @@ def test_a_job_cancelled_part_way_fails_make_and_a_second_make_finishes_it(slurm
     assert re.search(verdict, output, flags=re.M), output[-3000:]
     assert not (folder / "metrics.json").exists()  # no run folder claims to be finished
     again = make("-j2", "all", *TINY, *SLURM_TINY, root=root, cwd=checkout, env=cluster.env)
-    assert list(submitted(again.stdout)) == [INTERRUPTED_RUN]  # only what was not finished
+    # only what was not finished, and the pipeline relation run that builds on it
+    assert list(submitted(again.stdout)) == [INTERRUPTED_RUN, "demo/relations/bert/pipeline/seed-1/05-relations"]
     assert read_metrics(root, "bert")["environment"]["slurm"]["job_id"] == submitted(again.stdout)[INTERRUPTED_RUN]
     summary = Path("figures", "demo", "summary.csv")
     assert (root / summary).read_bytes() == (tiny_study[0] / summary).read_bytes()

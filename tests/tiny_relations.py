@@ -55,3 +55,13 @@ def tiny_relation_study(root: Path) -> dict[str, dict]:
 
 def folder_of(root: Path, variant: str) -> RelationFolder:
     return relation_settings(root, variant).folder()
+
+
+@contextmanager
+def shared_tiny_study(tmp_path_factory):
+    """``(root, {variant: metrics})`` of the one tiny relation study of the session (trained by the first module
+    that asks), with MEDNER_ROOT at ``root`` while the caller's module runs."""
+    root = tmp_path_factory.getbasetemp() / "tiny-relations"
+    root.mkdir(exist_ok=True)
+    with medner_root(root):
+        yield root, tiny_relation_study(root)
