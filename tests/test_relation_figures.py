@@ -113,3 +113,17 @@ def test_without_relation_runs_the_section_is_none_and_nothing_is_drawn(tmp_path
         with pytest.raises(NotDrawable, match="no relation runs"):
             relation_figures.plot_relation_sharing(section, out / "10")
     assert not out.exists()
+
+
+def test_the_main_results_files_carry_the_relation_rows_after_the_ner_table(section, tmp_path):
+    from medner.tables import main_table_markdown, write_main_table
+
+    comparison_rows = [{"embedding": "glove", "scores": {s: {a: {"mean": 0.5, "sd": 0.0, "min": 0.5, "max": 0.5,
+                                                                 "values": [0.5], "seeds": [1]} for a in ("micro", "macro")}
+                                                        for s in ("strict", "lenient")}, "ci": None, "papers": None}]
+    appendix = relation_figures.relation_appendix(section, corpus="demo")
+    write_main_table(comparison_rows, tmp_path / "main-results", corpus="demo", appendix=appendix)
+    markdown = (tmp_path / "main-results.md").read_text(encoding="utf-8")
+    assert markdown == main_table_markdown(comparison_rows, corpus="demo") + "\n" + appendix[1]
+    assert markdown.index("Strict micro F1") < markdown.index("Relations on demo") and "| glove | shared |" in markdown
+    assert relation_figures.relation_appendix(None, corpus="demo") is None

@@ -81,6 +81,14 @@ def relation_table_latex(section: Mapping[str, Any], *, corpus: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def relation_appendix(section: Mapping[str, Any] | None, *, corpus: str) -> tuple[str, str] | None:
+    """``(latex, markdown)`` of the relation table, for the main results files to carry after the NER table
+    (:func:`medner.tables.write_main_table`); None without relation runs."""
+    if not section or not section.get("summary"):
+        return None
+    return relation_table_latex(section, corpus=corpus), relation_table_markdown(section, corpus=corpus)
+
+
 def write_relation_table(section: Mapping[str, Any], stem: str | Path, *, corpus: str) -> list[Path]:
     """``<stem>.md`` and ``<stem>.tex``: the relation table."""
     return _write_latex_and_markdown(stem, relation_table_latex(section, corpus=corpus),

@@ -350,14 +350,19 @@ def per_label_table_markdown(table: Mapping[str, Any], *, corpus: str, scope: st
 
 
 def write_main_table(rows: Sequence[Mapping[str, Any]], stem: str | Path, *, corpus: str,
-                     evaluation: Mapping[str, Any] | None = None) -> list[Path]:
+                     evaluation: Mapping[str, Any] | None = None,
+                     appendix: tuple[str, str] | None = None) -> list[Path]:
     """Write the main table (the comparison's ``main``) as ``<stem>.tex`` and ``<stem>.md``; returns both paths.
-    ``evaluation`` is the comparison's ``evaluation``: the captions say when the runs were cross-validated."""
+    ``evaluation`` is the comparison's ``evaluation``: the captions say when the runs were cross-validated.
+    ``appendix``: ``(latex, markdown)`` of a table that follows the main one in the same files (the relation
+    rows, :func:`medner.relation_figures.relation_appendix`)."""
     if not rows:
         raise NotDrawable("no embedding to tabulate")
     scope = evaluation_scope(evaluation)
-    return _write_latex_and_markdown(stem, main_table_latex(rows, corpus=corpus, scope=scope),
-                                     main_table_markdown(rows, corpus=corpus, scope=scope))
+    latex, markdown = main_table_latex(rows, corpus=corpus, scope=scope), main_table_markdown(rows, corpus=corpus, scope=scope)
+    if appendix is not None:
+        latex, markdown = latex + "\n" + appendix[0], markdown + "\n" + appendix[1]
+    return _write_latex_and_markdown(stem, latex, markdown)
 
 
 def write_per_label_table(table: Mapping[str, Any], stem: str | Path, *, corpus: str,
