@@ -10,6 +10,7 @@ from nervaluate import Evaluator
 from medner.corpus.document import Document, Entity
 from medner.evaluation.semeval import SCHEMAS, pool_semeval, score_semeval, semeval_span_scores
 from medner.evaluation.span import Span
+from nested_numbers import flat
 
 NERVALUATE_NAME = {"strict": "strict", "exact": "exact", "partial": "partial", "type": "ent_type"}
 FIELDS = ("correct", "incorrect", "partial", "missed", "spurious")
@@ -192,13 +193,3 @@ def test_pooling_two_halves_gives_the_scores_of_the_whole():
                            semeval_span_scores(gold[11:], pred[11:], ["A", "B", "C"])])
     assert flat(pooled) == pytest.approx(flat(whole))
 
-
-def flat(nested: dict, prefix: str = "") -> dict[str, float]:
-    """A nested dict of numbers as {dotted key: number}, for pytest.approx."""
-    out: dict[str, float] = {}
-    for key, value in nested.items():
-        if isinstance(value, dict):
-            out.update(flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out

@@ -10,6 +10,7 @@ from seqeval.scheme import IOB2
 
 from medner.evaluation.span import Span
 from medner.evaluation.token import bio_entities, pool_bio_strict, score_bio_strict
+from nested_numbers import flat
 
 
 def test_strict_iob2_reading():
@@ -81,13 +82,3 @@ def test_pooling_two_halves_gives_the_scores_of_the_whole():
     assert flat(pooled) == pytest.approx(flat(whole))
     assert pooled["weighted"]["f1"] != pytest.approx(pooled["macro"]["f1"])  # the two averages really differ here
 
-
-def flat(nested: dict, prefix: str = "") -> dict[str, float]:
-    """A nested dict of numbers as {dotted key: number}, for pytest.approx."""
-    out: dict[str, float] = {}
-    for key, value in nested.items():
-        if isinstance(value, dict):
-            out.update(flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
