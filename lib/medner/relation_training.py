@@ -239,19 +239,12 @@ def train_relation_model(model, train_vectors: PackedVectors, train_layout: Layo
     """Train ``model`` (a relation model of :mod:`medner.model.relations`) in place; the weights of its best dev
     epoch are loaded back. ``train_tags``: the gold tag of every row of ``train_vectors.flat`` (the shared model's
     NER loss; None for the pipeline's relation model). Threads and determinism as :func:`medner.training.train_tagger`."""
-    from medner.training import resolve_progress
+    from medner.training import resolve_progress, training_context
 
-    threads = config.num_threads or torch.get_num_threads()
-    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        mode = resolve_progress(progress)  # type: ignore[arg-type]
+    mode = resolve_progress(progress)  # type: ignore[arg-type]
+    with training_context(config.num_threads) as threads:
         return _train(model, train_vectors, train_layout, dev_vectors, dev_layout, dev_scorer, config, train_tags,
                       allowed, mode, log, threads)
-    finally:
-        torch.set_num_threads(previous[0])
-        torch.use_deterministic_algorithms(previous[1])
 
 
 def _epoch(model, optimiser, vectors: PackedVectors, layout: Layout, batches, train_tags, config, bar) -> float:

@@ -30,7 +30,8 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -289,24 +290,32 @@ def train_tagger(
     if len(train_vectors) != len(train_tags):
         raise ValueError(f"{len(train_vectors)} training sentences but {len(train_tags)} tag sequences")
     mode = resolve_progress(progress)
-    threads = config.num_threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    previous_threads = torch.get_num_threads()
-    previous_deterministic = torch.are_deterministic_algorithms_enabled()
-    previous_fill = torch.utils.deterministic.fill_uninitialized_memory
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
     # Deterministic mode also fills every new uninitialised tensor with NaN, a guard against
     # code that reads memory it never wrote. Nothing here does (the fused LSTM writes each
     # buffer before reading it, and its tests compare every output and gradient), so the
     # fills are switched off while training. The profiler put a fifth of a PHEE epoch in them,
     # mostly first touches of fresh memory; wall time did not change beyond run-to-run noise.
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    try:
+    with training_context(config.num_threads, fill_uninitialised=False) as threads:
         return _train(model, train_vectors, train_tags, dev_vectors, dev_scorer, config, mode, log, threads)
+
+
+@contextmanager
+def training_context(num_threads: int | None, *, fill_uninitialised: bool = True) -> Iterator[int]:
+    """While training: ``num_threads`` torch threads (None: every core this process may use), deterministic
+    algorithms, and torch's NaN fill of new uninitialised tensors on or off; yields the thread count and puts
+    every setting back on leaving."""
+    threads = num_threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    previous = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
+                torch.utils.deterministic.fill_uninitialized_memory)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = fill_uninitialised
+    try:
+        yield threads
     finally:
-        torch.set_num_threads(previous_threads)
-        torch.use_deterministic_algorithms(previous_deterministic)
-        torch.utils.deterministic.fill_uninitialized_memory = previous_fill
+        torch.set_num_threads(previous[0])
+        torch.use_deterministic_algorithms(previous[1])
+        torch.utils.deterministic.fill_uninitialized_memory = previous[2]
 
 
 def _flat_tags(train: PackedVectors, train_tags: Sequence[Sequence[int]]) -> torch.Tensor:

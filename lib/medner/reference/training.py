@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 from medner.training import (DevScorer, EpochRecord, TrainingResult, clip_gradients, length_bucketed_batches,
-                             resolve_progress, set_seeds)
+                             resolve_progress, set_seeds, training_context)
 
 
 @dataclass
@@ -139,16 +138,9 @@ def train_reference(model, train_sentences: Sequence[Sequence[str]], train_tags:
     config = config or ReferenceTrainingConfig()
     if len(train_sentences) != len(train_tags):
         raise ValueError(f"{len(train_sentences)} training sentences but {len(train_tags)} tag sequences")
-    threads = config.num_threads or len(os.sched_getaffinity(0))
-    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
+    with training_context(config.num_threads) as threads:
         return _train(model, train_sentences, train_tags, dev_sentences, dev_scorer, config,
                       resolve_progress(progress), log, threads)
-    finally:
-        torch.set_num_threads(previous[0])
-        torch.use_deterministic_algorithms(previous[1])
 
 
 def _train(model, train_sentences, train_tags, dev_sentences, dev_scorer, config, mode, log, threads) -> TrainingResult:
